@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Targets run in Swift 5 language mode: the numeric kernels hand raw buffer pointers to
+// `DispatchQueue.concurrentPerform`, which strict Swift 6 sendability checking rejects.
+let settings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+  name: "Streamline",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "streamline", targets: ["StreamlineCLI"]),
+    .library(name: "Streamline", targets: ["Streamline"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+    .target(name: "Tensors", dependencies: ["CDNNL"], swiftSettings: settings),
+    .target(name: "Checkpoint", dependencies: ["Tensors"], swiftSettings: settings),
+    .target(name: "Tokenizers", swiftSettings: settings),
+    .target(name: "Models", dependencies: ["Tensors", "Checkpoint"], swiftSettings: settings),
+    .target(
+      name: "Evaluation", dependencies: ["Models", "Tokenizers"], swiftSettings: settings),
+    .target(
+      name: "Streamline", dependencies: ["Models", "Tokenizers", "Evaluation", "Checkpoint"],
+      swiftSettings: settings),
+    .executableTarget(
+      name: "StreamlineCLI",
+      dependencies: [
+        "Streamline",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: settings),
+    .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: settings),
+    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: settings),
+    .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: settings),
+    .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: settings),
+  ]
+)

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct StreamlineCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "streamline",
+    abstract: "Compress large language models by layer pruning and layer replacement.",
+    subcommands: [])
+}
