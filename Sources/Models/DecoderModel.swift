@@ -1,0 +1,214 @@
+import Checkpoint
+import Foundation
+import Tensors
+
+/// A checkpoint ready to run: its configuration, checked against every tensor's name and shape
+/// before anything is computed, and a forward pass that walks the layers one at a time.
+///
+/// Each layer's weights are read from the memory-mapped files, converted, applied to every
+/// sequence and released, so peak memory is one layer plus the residual stream. With
+/// `residentWeights` the converted layers are kept for the next call instead (small models,
+/// repeated evaluation); the computation is the same.
+public final class DecoderModel: @unchecked Sendable {
+  public let folder: ModelFolder
+  public let config: LlamaConfig
+  public let precision: Precision
+  public var residentWeights: Bool
+  /// At most this many rows go through a layer at once, bounding the temporaries.
+  public var chunkRows = 4096
+
+  var residentLayers: [Int: LlamaLayer] = [:]
+  var residentHead: (norm: Tensor, head: Linear)?
+
+  public init(folder: ModelFolder, precision: Precision = .f32, residentWeights: Bool = false)
+    throws
+  {
+    self.folder = folder
+    self.precision = precision
+    self.residentWeights = residentWeights
+    config = try Architectures.config(from: folder.configData, path: folder.configPath)
+    try Self.checkTensors(folder: folder, config: config)
+  }
+
+  public convenience init(
+    url: URL, precision: Precision = .f32, residentWeights: Bool = false
+  ) throws {
+    try self.init(
+      folder: ModelFolder(url: url), precision: precision, residentWeights: residentWeights)
+  }
+
+  /// Every expected tensor present with the shape config.json implies, nothing unexplained.
+  static func checkTensors(folder: ModelFolder, config: LlamaConfig) throws {
+    var expected: [String: [Int]] = [:]
+    for (name, shape) in config.globalTensors { expected[name] = shape }
+    for layer in 0..<config.numLayers {
+      for (name, shape) in config.layerTensors(layer) { expected[name] = shape }
+    }
+    for name in expected.keys.sorted() {
+      let info = try folder.info(name)
+      guard info.shape == expected[name] else {
+        throw CheckpointError.badTensor(
+          path: try folder.file(of: name).path, tensor: name,
+          reason: "shape \(info.shape) disagrees with config.json, which implies \(expected[name]!)")
+      }
+    }
+    for name in folder.tensorNames where expected[name] == nil {
+      // Old checkpoints carry rotary buffers; tied checkpoints may still store the head.
+      if name.hasSuffix("rotary_emb.inv_freq") { continue }
+      if name == LlamaConfig.headName && config.tieWordEmbeddings { continue }
+      throw ModelError.unexpectedTensor(path: try folder.file(of: name).path, tensor: name)
+    }
+  }
+
+  // MARK: - Weights
+
+  public func layer(_ index: Int) throws -> LlamaLayer {
+    if let layer = residentLayers[index] { return layer }
+    let layer = try LlamaLayer.load(index, config: config, from: folder, precision: precision)
+    if residentWeights { residentLayers[index] = layer }
+    return layer
+  }
+
+  func head() throws -> (norm: Tensor, head: Linear) {
+    if let residentHead { return residentHead }
+    let name = config.tieWordEmbeddings ? LlamaConfig.embeddingName : LlamaConfig.headName
+    let made = (
+      norm: try folder.float(LlamaConfig.finalNormName, shape: [config.hiddenSize]),
+      head: try Linear.load(
+        stacking: [name], outFeatures: [config.vocabSize], inFeatures: config.hiddenSize,
+        biases: [nil], from: folder, precision: precision)
+    )
+    if residentWeights { residentHead = made }
+    return made
+  }
+
+  // MARK: - Forward
+
+  /// Checks token ids and lengths before any work is done.
+  public func validate(_ sequences: [[Int]]) throws {
+    guard !sequences.isEmpty else { throw ModelError.emptyInput("no token sequences to run") }
+    for (s, sequence) in sequences.enumerated() {
+      guard !sequence.isEmpty else {
+        throw ModelError.emptyInput("sequence \(s + 1) has no tokens")
+      }
+      if let span = config.maxAttentionSpan, sequence.count > span {
+        throw ModelError.sequenceTooLong(
+          length: sequence.count, limit: span,
+          reason: "\(config.modelType) uses sliding-window attention, which is not supported")
+      }
+      for (p, token) in sequence.enumerated() where token < 0 || token >= config.vocabSize {
+        throw ModelError.tokenOutOfRange(
+          sequence: s, position: p, token: token, vocabularySize: config.vocabSize)
+      }
+    }
+  }
+
+  /// The token embeddings of all sequences, laid end to end: hidden state 0, `[rows, C]`.
+  public func embed(_ sequences: [[Int]]) throws -> (Tensor, Batch) {
+    try validate(sequences)
+    let batch = Batch(lengths: sequences.map(\.count))
+    let c = config.hiddenSize
+    let x = Tensor(uninitialized: [batch.rows, c])
+    let file = try folder.file(of: LlamaConfig.embeddingName)
+    let info = try file.info(LlamaConfig.embeddingName)
+    guard info.dtype.isComputable else {
+      throw CheckpointError.unsupportedDType(
+        path: file.path, tensor: info.name, dtype: info.dtype.rawValue)
+    }
+    // Convert only the rows used: a large vocabulary's table is never loaded whole.
+    let rowBytes = c * info.dtype.byteSize
+    var row = 0
+    for sequence in sequences {
+      for token in sequence {
+        let start = info.byteRange.lowerBound + token * rowBytes
+        let bytes = file.file.bytes(start..<(start + rowBytes))
+        Convert.toFloat(bytes, dtype: info.dtype, into: x.row(row))
+        row += 1
+      }
+    }
+    return (x, batch)
+  }
+
+  /// Runs `sequences` through the decoder layers `layers` (all, in order, by default).
+  ///
+  /// `hiddenState(i, x, batch)` sees the residual stream after the i-th layer run (0 being the
+  /// embeddings) before the final norm; copy what you keep. `logits(s, values, length)` gets
+  /// sequence s's `[length, vocab]` logits, one sequence at a time, so a large vocabulary never
+  /// needs logits for the whole batch at once.
+  public func forward(
+    _ sequences: [[Int]], layers: [Int]? = nil,
+    hiddenState: ((Int, Tensor, Batch) throws -> Void)? = nil,
+    logits: ((Int, UnsafePointer<Float>, Int) throws -> Void)? = nil,
+    progress: ((Int, Int) -> Void)? = nil
+  ) throws {
+    let order = layers ?? Array(0..<config.numLayers)
+    if let bad = order.first(where: { $0 < 0 || $0 >= config.numLayers }) {
+      throw ModelError.emptyInput("layer \(bad) does not exist (0..<\(config.numLayers))")
+    }
+    let (x, batch) = try embed(sequences)
+    try hiddenState?(0, x, batch)
+    let tables = RopeTables(rope: config.rope, count: batch.longest)
+    for (step, index) in order.enumerated() {
+      let layer = try self.layer(index)
+      try runLayer(layer, on: x, batch: batch, tables: tables)
+      try hiddenState?(step + 1, x, batch)
+      progress?(step + 1, order.count)
+    }
+    if let logits { try applyHead(x, batch: batch, logits: logits) }
+  }
+
+  /// Applies one layer to every sequence, a chunk of whole sequences at a time.
+  public func runLayer(_ layer: LlamaLayer, on x: Tensor, batch: Batch, tables: RopeTables)
+    throws
+  {
+    for chunk in chunks(of: batch) {
+      let first = chunk.first!.lowerBound
+      let sub = Batch(lengths: chunk.map(\.count))
+      layer.forward(x.row(first), batch: sub, rope: tables)
+    }
+  }
+
+  /// Final norm and LM head, one chunk of sequences at a time.
+  public func applyHead(
+    _ x: Tensor, batch: Batch, logits: (Int, UnsafePointer<Float>, Int) throws -> Void
+  ) throws {
+    let (norm, head) = try self.head()
+    let c = config.hiddenSize
+    var sequenceIndex = 0
+    for chunk in chunks(of: batch, rowLimit: max(1, (1 << 26) / config.vocabSize)) {
+      let first = chunk.first!.lowerBound
+      let rows = chunk.reduce(0) { $0 + $1.count }
+      let normed = Tensor(uninitialized: [rows, c])
+      Kernels.rmsNorm(
+        x.row(first), weight: norm.pointer, eps: config.rmsNormEps, out: normed.pointer,
+        rows: rows, columns: c)
+      let out = Tensor(uninitialized: [rows, config.vocabSize])
+      head.apply(Linear.Input(normed.pointer), into: out.pointer, rows: rows)
+      for segment in chunk {
+        try logits(
+          sequenceIndex, out.row(segment.lowerBound - first), segment.count)
+        sequenceIndex += 1
+      }
+    }
+  }
+
+  /// Consecutive whole sequences whose rows add up to at most `rowLimit` (a longer sequence
+  /// goes alone).
+  func chunks(of batch: Batch, rowLimit: Int? = nil) -> [[Range<Int>]] {
+    let limit = rowLimit ?? chunkRows
+    var out: [[Range<Int>]] = []
+    var current: [Range<Int>] = []
+    var rows = 0
+    for segment in batch.segments {
+      if !current.isEmpty && rows + segment.count > limit {
+        out.append(current)
+        current = []
+        rows = 0
+      }
+      current.append(segment)
+      rows += segment.count
+    }
+    if !current.isEmpty { out.append(current) }
+    return out
+  }
+}

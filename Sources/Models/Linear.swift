@@ -1,0 +1,102 @@
+import Checkpoint
+import Tensors
+
+/// A Linear layer `y = x·Wᵀ + b` with its weight in Hugging Face's `[out, in]` layout, held in
+/// the precision the matrix products use.
+public final class Linear: @unchecked Sendable {
+  public enum Storage {
+    case f32(Tensor)
+    case bf16(BF16Tensor)
+  }
+
+  public let outFeatures: Int
+  public let inFeatures: Int
+  public var weight: Storage
+  public var bias: Tensor?
+
+  public init(weight: Storage, bias: Tensor?, outFeatures: Int, inFeatures: Int) {
+    self.weight = weight
+    self.bias = bias
+    self.outFeatures = outFeatures
+    self.inFeatures = inFeatures
+  }
+
+  /// Loads and stacks the weights (and biases) of several Linear layers that read the same
+  /// input, so one matrix product serves them all (q/k/v; gate/up). Missing biases are zero.
+  public static func load(
+    stacking names: [String], outFeatures: [Int], inFeatures: Int, biases: [String?],
+    from folder: ModelFolder, precision: Precision
+  ) throws -> Linear {
+    let total = outFeatures.reduce(0, +)
+    let storage: Storage
+    switch precision {
+    case .f32:
+      let stacked = Tensor(uninitialized: [total, inFeatures])
+      var row = 0
+      for (name, rows) in zip(names, outFeatures) {
+        let part = try folder.float(name, shape: [rows, inFeatures])
+        stacked.row(row).update(from: part.pointer, count: part.count)
+        row += rows
+      }
+      storage = .f32(stacked)
+    case .bf16:
+      let stacked = BF16Tensor(uninitialized: [total, inFeatures])
+      var offset = 0
+      for (name, rows) in zip(names, outFeatures) {
+        let part = try folder.bf16(name, shape: [rows, inFeatures])
+        (stacked.pointer + offset).update(from: part.pointer, count: part.count)
+        offset += part.count
+      }
+      storage = .bf16(stacked)
+    }
+    var bias: Tensor?
+    if biases.contains(where: { $0 != nil }) {
+      let stacked = Tensor(zeros: [total])
+      var offset = 0
+      for (name, rows) in zip(biases, outFeatures) {
+        if let name {
+          let part = try folder.float(name, shape: [rows])
+          (stacked.pointer + offset).update(from: part.pointer, count: rows)
+        }
+        offset += rows
+      }
+      bias = stacked
+    }
+    return Linear(weight: storage, bias: bias, outFeatures: total, inFeatures: inFeatures)
+  }
+
+  /// `out[rows, outFeatures] (+)= x[rows, inFeatures]·Wᵀ + b`. In bf16 the input is rounded to
+  /// bf16 first (`scratch` holds it, so several layers reading one input convert it once).
+  public func apply(
+    _ x: Input, into out: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool = false
+  ) {
+    switch weight {
+    case .f32(let w):
+      MatMul.linear(
+        x.f32, w.pointer, out, m: rows, n: outFeatures, k: inFeatures, operands: .f32,
+        accumulate: accumulate)
+    case .bf16(let w):
+      MatMul.linear(
+        x.bf16(rows: rows, columns: inFeatures), w.pointer, out, m: rows, n: outFeatures,
+        k: inFeatures, operands: .bf16, accumulate: accumulate)
+    }
+    if let bias { Kernels.addBias(out, bias: bias.pointer, rows: rows, columns: outFeatures) }
+  }
+
+  /// The input of a Linear, converted to bf16 at most once however many layers read it.
+  public final class Input {
+    public let f32: UnsafePointer<Float>
+    var converted: UnsafeMutablePointer<UInt16>?
+
+    public init(_ x: UnsafePointer<Float>) { f32 = x }
+    deinit { converted?.deallocate() }
+
+    func bf16(rows: Int, columns: Int) -> UnsafeMutablePointer<UInt16> {
+      if let converted { return converted }
+      let buffer = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * columns)
+      Kernels.toBF16(f32, out: buffer, count: rows * columns)
+      converted = buffer
+      return buffer
+    }
+  }
+}

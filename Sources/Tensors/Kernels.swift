@@ -1,0 +1,90 @@
+import Foundation
+
+/// Threaded element-wise and row-wise kernels over raw buffers. Shapes are explicit; callers
+/// guarantee the buffers are large enough.
+public enum Kernels {
+  /// `out[r] = x[r] / sqrt(mean(x[r]²) + eps) · weight`, as Llama's RMSNorm computes it in
+  /// Float32: normalise first, then scale.
+  public static func rmsNorm(
+    _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, eps: Float,
+    out: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(columns, 1))) { range in
+      for r in range {
+        let row = x + r * columns
+        let dst = out + r * columns
+        var sum: Float = 0
+        for c in 0..<columns { sum += row[c] * row[c] }
+        let scale = 1 / (sum / Float(columns) + eps).squareRoot()
+        for c in 0..<columns { dst[c] = weight[c] * (row[c] * scale) }
+      }
+    }
+  }
+
+  /// `out[r, c] = silu(gate[r, c]) · up[r, c]` where gate and up are the two halves of each row
+  /// of a fused `[rows, 2 · width]` buffer.
+  public static func siluGate(
+    _ fused: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, width: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
+      for r in range {
+        let gate = fused + r * 2 * width
+        let up = gate + width
+        let dst = out + r * width
+        for c in 0..<width {
+          let g = gate[c]
+          dst[c] = g / (1 + expf(-g)) * up[c]
+        }
+      }
+    }
+  }
+
+  /// `x[r, c] += bias[c]`.
+  public static func addBias(
+    _ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, columns: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(columns, 1))) { range in
+      for r in range {
+        let row = x + r * columns
+        for c in 0..<columns { row[c] += bias[c] }
+      }
+    }
+  }
+
+  /// `x += y` over `count` values.
+  public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+    Parallel.chunks(count, grain: 1 << 15) { range in
+      for i in range { x[i] += y[i] }
+    }
+  }
+
+  /// Causal softmax of a square score matrix in place: row i keeps columns 0...i, the rest
+  /// become zero.
+  public static func causalSoftmax(_ scores: UnsafeMutablePointer<Float>, size: Int) {
+    Parallel.chunks(size, grain: max(1, 8192 / max(size, 1))) { range in
+      for i in range {
+        let row = scores + i * size
+        var maximum = -Float.infinity
+        for j in 0...i { maximum = max(maximum, row[j]) }
+        var sum: Float = 0
+        for j in 0...i {
+          let e = expf(row[j] - maximum)
+          row[j] = e
+          sum += e
+        }
+        let inverse = 1 / sum
+        for j in 0...i { row[j] *= inverse }
+        for j in (i + 1)..<size { row[j] = 0 }
+      }
+    }
+  }
+
+  /// Float32 → bf16 (round to nearest even) for feeding bf16 matrix products.
+  public static func toBF16(
+    _ x: UnsafePointer<Float>, out: UnsafeMutablePointer<UInt16>, count: Int
+  ) {
+    Parallel.chunks(count, grain: 1 << 15) { range in
+      for i in range { out[i] = Numerics.bf16(from: x[i]) }
+    }
+  }
+}

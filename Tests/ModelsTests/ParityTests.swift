@@ -1,0 +1,37 @@
+import Foundation
+import Models
+import Testing
+
+/// Logits and every hidden state against `transformers` on each supported variant.
+@Suite struct ParityTests {
+  @Test(arguments: Fixtures.variants)
+  func matchesTransformers(variant: String) throws {
+    let reference = try Fixtures.Reference(variant)
+    let model = try DecoderModel(url: Fixtures.model(variant))
+    #expect(model.config.totalParameters == reference.parameters)
+    let sequences = try (0..<reference.sequenceCount).map { try reference.tokens($0) }
+
+    var hidden: [Int: [Float]] = [:]
+    var logits: [Int: [Float]] = [:]
+    try model.forward(
+      sequences,
+      hiddenState: { i, x, batch in
+        for (s, segment) in batch.segments.enumerated() {
+          let c = model.config.hiddenSize
+          let values = Array(x.data[(segment.lowerBound * c)..<(segment.upperBound * c)])
+          let expected = try reference.floats("hidden.\(s).\(i)")
+          let difference = Fixtures.maxDifference(values, expected)
+          #expect(difference < 1e-4, "hidden state \(i) of sequence \(s) differs by \(difference)")
+        }
+        hidden[i] = []
+      },
+      logits: { s, values, length in
+        logits[s] = Array(UnsafeBufferPointer(start: values, count: length * model.config.vocabSize))
+      })
+    #expect(hidden.count == model.config.numLayers + 1)
+    for s in 0..<sequences.count {
+      let difference = Fixtures.maxDifference(logits[s]!, try reference.floats("logits.\(s)"))
+      #expect(difference < 1e-4, "logits of sequence \(s) differ by \(difference)")
+    }
+  }
+}

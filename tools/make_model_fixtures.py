@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Make tiny random Llama-family checkpoints and their reference outputs with `transformers`.
+
+Run once with torch, transformers and safetensors installed; the outputs are committed under
+Tests/Fixtures/models and the Swift tests compare against them (CI never needs Python):
+
+    python tools/make_model_fixtures.py [--out Tests/Fixtures/models]
+
+Each variant folder is a normal Hugging Face checkpoint plus `reference.safetensors` holding, for
+each test sequence s: `tokens.s` (I64), `logits.s` [T, V] and `hidden.s.i` [T, C] for i = 0..L,
+where hidden.s.0 is the embeddings and hidden.s.i the residual stream after layer i *before* the
+final norm (Hugging Face's last `output_hidden_states` entry has the norm applied, so the last one
+is taken with a hook instead). Metadata records each sequence's mean next-token NLL in nats.
+Reference computation is always Float32, also for the BF16 checkpoint (its weights widen exactly).
+"""
+import argparse
+import json
+import os
+import shutil
+
+import torch
+from safetensors.torch import save_file
+from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config)
+
+SEQUENCES = [
+    [1, 17, 42, 99, 5, 63, 64, 2, 100, 7, 11],
+    [3, 88, 120, 45, 9],
+    [127, 0, 56, 34, 77, 23, 5, 5, 5, 91, 16, 28, 110, 64, 2, 33, 1],
+]
+
+COMMON = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4,
+              num_key_value_heads=2, vocab_size=128, rms_norm_eps=1e-5, max_position_embeddings=256)
+
+VARIANTS = {
+    "llama-gqa": (LlamaConfig, dict(COMMON, num_hidden_layers=6), torch.float32, None),
+    "llama-tied": (LlamaConfig, dict(COMMON, tie_word_embeddings=True, num_key_value_heads=4),
+                   torch.float32, None),
+    "llama3-rope": (LlamaConfig, dict(COMMON, rope_theta=500000.0, rope_scaling={
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 16}), torch.float32, None),
+    "llama-linear-bias": (LlamaConfig, dict(COMMON, attention_bias=True, mlp_bias=True,
+                          rope_scaling={"rope_type": "linear", "factor": 2.0}),
+                          torch.float32, None),
+    "mistral": (MistralConfig, dict(COMMON, head_dim=16, num_key_value_heads=1, sliding_window=64),
+                torch.float32, None),
+    "qwen2-bias": (Qwen2Config, dict(COMMON, rope_theta=1000000.0), torch.float32, None),
+    "llama-bf16": (LlamaConfig, dict(COMMON), torch.bfloat16, None),
+    "llama-sharded": (LlamaConfig, dict(COMMON), torch.float32, "40KB"),
+}
+
+
+def randomize(model, seed):
+    """Weights large enough that attention and the MLP do something visible."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) / p.shape[-1] ** 0.5 * 1.5)
+
+
+def reference(model, tokens):
+    raw_last = {}
+    last = model.model.layers[-1]
+    hook = last.register_forward_hook(
+        lambda mod, inp, out: raw_last.__setitem__("h", out[0] if isinstance(out, tuple) else out))
+    ids = torch.tensor([tokens])
+    with torch.no_grad():
+        out = model(ids, labels=ids, output_hidden_states=True)
+    hook.remove()
+    hidden = [h[0].float() for h in out.hidden_states[:-1]] + [raw_last["h"][0].float()]
+    return out.logits[0].float(), hidden, float(out.loss)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="Tests/Fixtures/models")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    for seed, (name, (config_class, kwargs, dtype, shard)) in enumerate(VARIANTS.items()):
+        config = config_class(**kwargs)
+        config._attn_implementation = "eager"
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+        randomize(model, seed)
+        folder = os.path.join(args.out, name)
+        shutil.rmtree(folder, ignore_errors=True)
+        model.to(dtype)
+        save_kwargs = {"max_shard_size": shard} if shard else {}
+        model.save_pretrained(folder, **save_kwargs)
+        # Reference: reload exactly as a user would, computing in Float32.
+        loaded = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32,
+                                                      attn_implementation="eager")
+        loaded.eval()
+        tensors, meta = {}, {}
+        for s, tokens in enumerate(SEQUENCES):
+            logits, hidden, nll = reference(loaded, tokens)
+            tensors[f"tokens.{s}"] = torch.tensor(tokens, dtype=torch.int64)
+            tensors[f"logits.{s}"] = logits.contiguous()
+            for i, h in enumerate(hidden):
+                tensors[f"hidden.{s}.{i}"] = h.contiguous()
+            meta[f"nll.{s}"] = repr(nll)
+        meta["parameters"] = str(sum(p.numel() for p in loaded.parameters()))
+        save_file(tensors, os.path.join(folder, "reference.safetensors"), metadata=meta)
+        with open(os.path.join(folder, "tokens.txt"), "w") as f:
+            for tokens in SEQUENCES:
+                f.write(" ".join(map(str, tokens)) + "\n")
+        print(name, sorted(os.listdir(folder)), meta["parameters"])
+
+
+if __name__ == "__main__":
+    main()
