@@ -10,7 +10,8 @@ import Tensors
 /// `residentWeights` the converted layers are kept for the next call instead (small models,
 /// repeated evaluation); the computation is the same.
 public final class DecoderModel: @unchecked Sendable {
-  public let folder: ModelFolder
+  /// The checkpoint; nil for a model of random weights (benchmarks).
+  public let folder: ModelFolder?
   public let config: LlamaConfig
   public let precision: Precision
   public var residentWeights: Bool
@@ -28,6 +29,24 @@ public final class DecoderModel: @unchecked Sendable {
     self.residentWeights = residentWeights
     config = try Architectures.config(from: folder.configData, path: folder.configPath)
     try Self.checkTensors(folder: folder, config: config)
+  }
+
+  /// A model of random weights with the shape of `config`, for benchmarks: every layer shares
+  /// one set of weights, which costs exactly what distinct ones would.
+  public init(randomWeights config: LlamaConfig, precision: Precision = .f32, seed: UInt64 = 0) {
+    folder = nil
+    self.config = config
+    self.precision = precision
+    residentWeights = true
+    var generator = SplitMix(seed: seed)
+    let layer = LlamaLayer.random(config: config, precision: precision, using: &generator)
+    for index in 0..<config.numLayers { residentLayers[index] = layer }
+    residentHead = (
+      norm: Tensor(shape: [config.hiddenSize], values: .init(repeating: 1, count: config.hiddenSize)),
+      head: Linear.random(
+        outFeatures: config.vocabSize, inFeatures: config.hiddenSize, bias: false,
+        precision: precision, using: &generator)
+    )
   }
 
   public convenience init(
@@ -64,6 +83,7 @@ public final class DecoderModel: @unchecked Sendable {
 
   public func layer(_ index: Int) throws -> LlamaLayer {
     if let layer = residentLayers[index] { return layer }
+    guard let folder else { preconditionFailure("random models hold every layer") }
     let layer = try LlamaLayer.load(index, config: config, from: folder, precision: precision)
     if residentWeights { residentLayers[index] = layer }
     return layer
@@ -71,6 +91,7 @@ public final class DecoderModel: @unchecked Sendable {
 
   func head() throws -> (norm: Tensor, head: Linear) {
     if let residentHead { return residentHead }
+    guard let folder else { preconditionFailure("random models hold their head") }
     let name = config.tieWordEmbeddings ? LlamaConfig.embeddingName : LlamaConfig.headName
     let made = (
       norm: try folder.float(LlamaConfig.finalNormName, shape: [config.hiddenSize]),
@@ -109,6 +130,13 @@ public final class DecoderModel: @unchecked Sendable {
     let batch = Batch(lengths: sequences.map(\.count))
     let c = config.hiddenSize
     let x = Tensor(uninitialized: [batch.rows, c])
+    guard let folder else {
+      for (row, token) in sequences.joined().enumerated() {
+        var generator = SplitMix(seed: UInt64(token))
+        for i in 0..<c { x.row(row)[i] = generator.nextSigned() }
+      }
+      return (x, batch)
+    }
     let file = try folder.file(of: LlamaConfig.embeddingName)
     let info = try file.info(LlamaConfig.embeddingName)
     guard info.dtype.isComputable else {

@@ -1,0 +1,45 @@
+import Foundation
+
+/// A file of token-id sequences, one per line: ids separated by spaces or commas, or a JSON
+/// array. Blank lines are skipped.
+public enum TokenIdsFile {
+  public static func read(path: String) throws -> [[Int]] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw EvaluationError.cannotRead(path: path, reason: "cannot read the file")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw EvaluationError.cannotRead(path: path, reason: "not UTF-8 text")
+    }
+    var sequences: [[Int]] = []
+    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
+      .enumerated()
+    {
+      let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+      if trimmed.isEmpty { continue }
+      var body = Substring(trimmed)
+      if body.hasPrefix("[") {
+        guard body.hasSuffix("]") else {
+          throw EvaluationError.badLine(
+            path: path, line: number + 1, reason: "JSON array is not closed")
+        }
+        body = body.dropFirst().dropLast()
+      }
+      var ids: [Int] = []
+      for field in body.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }) {
+        guard let id = Int(field) else {
+          throw EvaluationError.badLine(
+            path: path, line: number + 1, reason: "\"\(field.prefix(20))\" is not a token id")
+        }
+        ids.append(id)
+      }
+      guard !ids.isEmpty else {
+        throw EvaluationError.badLine(path: path, line: number + 1, reason: "no token ids")
+      }
+      sequences.append(ids)
+    }
+    guard !sequences.isEmpty else {
+      throw EvaluationError.empty(path: path, reason: "holds no token sequences")
+    }
+    return sequences
+  }
+}

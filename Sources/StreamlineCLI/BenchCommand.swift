@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Models
+import Streamline
+
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure speed against a reference measured in the same run.",
+    subcommands: [BenchForward.self])
+}
+
+struct BenchForward: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "forward",
+    abstract: "Time a forward pass of random weights beside one large matrix product.")
+
+  @Option(help: "A config.json giving the shape (default: TinyLlama-1.1B's).")
+  var config: String?
+
+  @Option(help: "Sequences per forward.")
+  var batch = 4
+
+  @Option(name: .customLong("seq-len"), help: "Tokens per sequence.")
+  var seqLen = 512
+
+  @Option(help: "f32 or bf16.")
+  var precision: Precision = .f32
+
+  @OptionGroup var output: OutputOptions
+
+  func validate() throws {
+    guard batch > 0, seqLen > 0 else {
+      throw ValidationError("--batch and --seq-len must be positive")
+    }
+  }
+
+  func run() throws {
+    let path = config ?? "(TinyLlama-1.1B shape)"
+    let data: Data
+    if let config {
+      guard let contents = FileManager.default.contents(atPath: config) else {
+        throw ValidationError("\(config): cannot read the file")
+      }
+      data = contents
+    } else {
+      data = Data(ForwardBenchmark.defaultConfig.utf8)
+    }
+    let shape = try Architectures.config(from: data, path: path)
+    let result = try ForwardBenchmark.run(
+      config: shape, precision: precision, batch: batch, length: seqLen,
+      progress: Progress("layers", unit: "tokens"))
+    emit(output.json ? try Format.json(result) : result.text)
+  }
+}
