@@ -58,11 +58,13 @@ public enum CheckpointWriter {
   }
 
   /// Writes the weights into `folder` (an existing folder, normally `OutputFolder.url`), each file
-  /// streamed, and returns what was written. Tensor names must be unique.
+  /// streamed, and returns what was written. Tensor names must be unique. `progress` gets the
+  /// tensor bytes written so far over all shards, and their total.
   @discardableResult
   public static func save(
     _ tensors: [WritableTensor], to folder: URL, maxShardSize: Int = defaultMaxShardSize,
-    metadata: [String: String]? = SafeTensorsWriter.pytorchMetadata
+    metadata: [String: String]? = SafeTensorsWriter.pytorchMetadata,
+    progress: ((_ written: Int, _ total: Int) -> Void)? = nil
   ) throws -> SavedCheckpoint {
     var seen = Set<String>()
     for tensor in tensors where !seen.insert(tensor.name).inserted {
@@ -76,16 +78,20 @@ public enum CheckpointWriter {
     let parts = shards(tensors, maxShardSize: maxShardSize)
     var files: [String] = []
     var weightMap: [String: String] = [:]
+    let total = tensors.reduce(0) { $0 + $1.byteCount }
+    var done = 0
     for (i, part) in (parts.isEmpty ? [[]] : parts).enumerated() {
       let name = shardName(i, of: max(parts.count, 1))
       try SafeTensorsWriter.write(
-        part, to: folder.appendingPathComponent(name).path, metadata: metadata)
+        part, to: folder.appendingPathComponent(name).path, metadata: metadata,
+        progress: progress.map { report in { written, _ in report(done + written, total) } })
+      done += part.reduce(0) { $0 + $1.byteCount }
       files.append(name)
       for tensor in part { weightMap[tensor.name] = name }
     }
     let saved = SavedCheckpoint(
       files: files, weightMap: weightMap,
-      totalSize: tensors.reduce(0) { $0 + $1.byteCount },
+      totalSize: total,
       totalParameters: tensors.reduce(0) { $0 + $1.elementCount })
     if saved.isSharded {
       let path = folder.appendingPathComponent(indexFileName).path

@@ -124,21 +124,48 @@ public enum SafeTensorsWriter {
   }
 
   /// Writes `tensors` to a new file at `path`, streaming each tensor's bytes. On any error the
-  /// partial file is removed.
+  /// partial file is removed. `progress`, when given, is called after each chunk with the tensor
+  /// bytes written so far and their total.
   public static func write(
-    _ tensors: [WritableTensor], to path: String, metadata: [String: String]? = pytorchMetadata
+    _ tensors: [WritableTensor], to path: String, metadata: [String: String]? = pytorchMetadata,
+    progress: ((_ written: Int, _ total: Int) -> Void)? = nil
   ) throws {
     let head = try header(for: tensors, metadata: metadata, path: path)
+    try refuseOverwritingASource(tensors, path: path)
+    let total = tensors.reduce(0) { $0 + $1.byteCount }
+    var written = 0
     let out = try OutputFile(path: path)
     do {
       try head.withUnsafeBytes { try out.write($0) }
       for tensor in ordered(tensors) {
-        try stream(tensor, path: path) { try out.write($0) }
+        try stream(tensor, path: path) {
+          try out.write($0)
+          written += $0.count
+          progress?(written, total)
+        }
       }
       try out.finish()
     } catch {
       out.abandon()
       throw error
+    }
+  }
+
+  /// Truncating a file that a tensor is being copied from would pull the pages out from under
+  /// the copy (SIGBUS), so that is an error.
+  static func refuseOverwritingASource(_ tensors: [WritableTensor], path: String) throws {
+    var target = stat()
+    guard stat(path, &target) == 0 else { return }
+    for tensor in tensors {
+      guard case .mapped(let file, _) = tensor.payload else { continue }
+      var source = stat()
+      if stat(file.path, &source) == 0 && source.st_dev == target.st_dev
+        && source.st_ino == target.st_ino
+      {
+        throw CheckpointError.writeFailed(
+          path: path,
+          reason: "tensor \(tensor.name) is being copied from this very file; write elsewhere")
+      }
     }
   }
 

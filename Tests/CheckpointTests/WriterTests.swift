@@ -214,6 +214,30 @@ let awkwardValues: [Float] =
     }
   }
 
+  @Test func progressCountsEveryByte() throws {
+    let tensors = try (0..<4).map {
+      try WritableTensor("t\($0)", shape: [8], values: .init(repeating: 1, count: 8))
+    }
+    let folder = scratch.folder("progress")
+    var reports: [(Int, Int)] = []
+    let saved = try CheckpointWriter.save(tensors, to: folder, maxShardSize: 64) {
+      reports.append(($0, $1))
+    }
+    #expect(saved.files.count == 2)
+    #expect(reports.map(\.0) == [32, 64, 96, 128])
+    #expect(reports.allSatisfy { $0.1 == 128 })
+  }
+
+  @Test func refusesToOverwriteTheFileBeingCopied() throws {
+    let (source, _) = try model([try WritableTensor("w", shape: [2], values: [1, 2])])
+    let path = source.files[0].path
+    let before = bytes(of: path)
+    expectError([path, "tensor w", "copied from this very file"]) {
+      try SafeTensorsWriter.write([try WritableTensor(copying: "w", from: source)], to: path)
+    }
+    #expect(bytes(of: path) == before)
+  }
+
   @Test func emptyTensors() throws {
     // Tensor storage holds one element even when empty; none of it may reach the file.
     let (model, _) = try model([
