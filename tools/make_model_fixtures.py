@@ -59,7 +59,7 @@ def randomize(model, seed):
             elif name.endswith("bias"):
                 p.copy_(0.2 * torch.randn(p.shape, generator=g))
             else:
-                p.copy_(torch.randn(p.shape, generator=g) / p.shape[-1] ** 0.5 * 1.5)
+                p.copy_(torch.randn(p.shape, generator=g) / p.shape[-1] ** 0.5)
 
 
 def reference(model, tokens):

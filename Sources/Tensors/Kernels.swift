@@ -58,24 +58,30 @@ public enum Kernels {
     }
   }
 
-  /// Causal softmax of a square score matrix in place: row i keeps columns 0...i, the rest
+  /// Causal softmax of `scale · scores` in place, on one thread: row r holds the scores of the
+  /// query at position `firstPosition + r` and keeps columns up to that position; the rest
   /// become zero.
-  public static func causalSoftmax(_ scores: UnsafeMutablePointer<Float>, size: Int) {
-    Parallel.chunks(size, grain: max(1, 8192 / max(size, 1))) { range in
-      for i in range {
-        let row = scores + i * size
-        var maximum = -Float.infinity
-        for j in 0...i { maximum = max(maximum, row[j]) }
-        var sum: Float = 0
-        for j in 0...i {
-          let e = expf(row[j] - maximum)
-          row[j] = e
-          sum += e
-        }
-        let inverse = 1 / sum
-        for j in 0...i { row[j] *= inverse }
-        for j in (i + 1)..<size { row[j] = 0 }
+  public static func causalSoftmax(
+    _ scores: UnsafeMutablePointer<Float>, rows: Int, columns: Int, firstPosition: Int,
+    scale: Float
+  ) {
+    for r in 0..<rows {
+      let row = scores + r * columns
+      let keep = min(columns, firstPosition + r + 1)
+      var maximum = -Float.infinity
+      for j in 0..<keep {
+        row[j] *= scale
+        maximum = max(maximum, row[j])
       }
+      var sum: Float = 0
+      for j in 0..<keep {
+        let e = expf(row[j] - maximum)
+        row[j] = e
+        sum += e
+      }
+      let inverse = 1 / sum
+      for j in 0..<keep { row[j] *= inverse }
+      for j in keep..<columns { row[j] = 0 }
     }
   }
 

@@ -1,0 +1,82 @@
+import Foundation
+import Models
+import Testing
+
+@Suite struct ExecutionTests {
+  func logits(_ model: DecoderModel, _ sequences: [[Int]]) throws -> [[Float]] {
+    var out = [[Float]](repeating: [], count: sequences.count)
+    try model.forward(
+      sequences,
+      logits: { s, values, length in
+        out[s] = Array(UnsafeBufferPointer(start: values, count: length * model.config.vocabSize))
+      })
+    return out
+  }
+
+  func sequences(_ variant: String) throws -> [[Int]] {
+    let reference = try Fixtures.Reference(variant)
+    return try (0..<reference.sequenceCount).map { try reference.tokens($0) }
+  }
+
+  @Test func streamingAndResidentWeightsAgreeExactly() throws {
+    let input = try sequences("llama-gqa")
+    let streamed = try DecoderModel(url: Fixtures.model("llama-gqa"))
+    let resident = try DecoderModel(url: Fixtures.model("llama-gqa"), residentWeights: true)
+    let first = try logits(streamed, input)
+    #expect(try logits(resident, input) == first)
+    #expect(try logits(resident, input) == first, "a second call reuses the resident layers")
+  }
+
+  @Test func chunkingDoesNotChangeResults() throws {
+    let input = try sequences("qwen2-bias")
+    let whole = try DecoderModel(url: Fixtures.model("qwen2-bias"))
+    let chunked = try DecoderModel(url: Fixtures.model("qwen2-bias"))
+    chunked.chunkRows = 1
+    #expect(try logits(chunked, input) == logits(whole, input))
+  }
+
+  @Test func sequencesAreIndependentOfTheirBatch() throws {
+    let input = try sequences("mistral")
+    let model = try DecoderModel(url: Fixtures.model("mistral"))
+    let together = try logits(model, input)
+    for (s, sequence) in input.enumerated() {
+      let alone = try logits(model, [sequence])[0]
+      #expect(Fixtures.maxDifference(alone, together[s]) < 1e-5)
+    }
+  }
+
+  @Test func skippingLayersEqualsRunningTheRest() throws {
+    let input = try sequences("llama-gqa")
+    let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
+    var states: [Int: [Float]] = [:]
+    try model.forward(input, layers: [0, 1, 4, 5]) { i, x, _ in states[i] = x.toArray() }
+    #expect(states.count == 5)
+    #expect(states[0] != states[1])
+  }
+
+  @Test(arguments: ["llama-gqa", "qwen2-bias", "llama-bf16"])
+  func bf16PerplexityStaysWithinOnePercent(variant: String) throws {
+    let input = try sequences(variant)
+    func nll(_ precision: Precision) throws -> Double {
+      let model = try DecoderModel(url: Fixtures.model(variant), precision: precision)
+      var total = 0.0
+      var count = 0
+      try model.forward(
+        input,
+        logits: { s, values, length in
+          let v = model.config.vocabSize
+          for t in 0..<(length - 1) {
+            let row = UnsafeBufferPointer(start: values + t * v, count: v)
+            let maximum = row.max()!
+            let sum = row.reduce(0.0) { $0 + exp(Double($1 - maximum)) }
+            total -= Double(row[input[s][t + 1]] - maximum) - log(sum)
+            count += 1
+          }
+        })
+      return exp(total / Double(count))
+    }
+    let exact = try nll(.f32)
+    let fast = try nll(.bf16)
+    #expect(abs(fast - exact) / exact < 0.01, "bf16 perplexity \(fast) against f32 \(exact)")
+  }
+}
