@@ -1,0 +1,159 @@
+import Foundation
+
+/// General categories in a fixed order, plus a few binary properties, looked up per scalar.
+/// The Basic Multilingual Plane is tabulated once (the stdlib's property lookups are too slow
+/// for the per-scalar loops of pre-tokenization); other planes are computed on demand.
+enum GC: UInt8, CaseIterable {
+  case Lu, Ll, Lt, Lm, Lo, Mn, Mc, Me, Nd, Nl, No, Pc, Pd, Ps, Pe, Pi, Pf, Po, Sm, Sc, Sk, So
+  case Zs, Zl, Zp, Cc, Cf, Cs, Co, Cn
+}
+
+struct UFlags {
+  static let gcMask: UInt16 = 0x1F
+  static let whiteSpace: UInt16 = 1 << 5
+  static let alphabetic: UInt16 = 1 << 6
+  static let joinControl: UInt16 = 1 << 7
+  static let uppercase: UInt16 = 1 << 8
+  static let lowercase: UInt16 = 1 << 9
+  static let hexDigit: UInt16 = 1 << 10
+  static let emoji: UInt16 = 1 << 11
+}
+
+private func computeFlags(_ v: UInt32) -> UInt16 {
+  guard let s = Unicode.Scalar(v) else { return UInt16(GC.Cs.rawValue) }
+  let p = s.properties
+  let gc: GC
+  switch p.generalCategory {
+  case .uppercaseLetter: gc = .Lu
+  case .lowercaseLetter: gc = .Ll
+  case .titlecaseLetter: gc = .Lt
+  case .modifierLetter: gc = .Lm
+  case .otherLetter: gc = .Lo
+  case .nonspacingMark: gc = .Mn
+  case .spacingMark: gc = .Mc
+  case .enclosingMark: gc = .Me
+  case .decimalNumber: gc = .Nd
+  case .letterNumber: gc = .Nl
+  case .otherNumber: gc = .No
+  case .connectorPunctuation: gc = .Pc
+  case .dashPunctuation: gc = .Pd
+  case .openPunctuation: gc = .Ps
+  case .closePunctuation: gc = .Pe
+  case .initialPunctuation: gc = .Pi
+  case .finalPunctuation: gc = .Pf
+  case .otherPunctuation: gc = .Po
+  case .mathSymbol: gc = .Sm
+  case .currencySymbol: gc = .Sc
+  case .modifierSymbol: gc = .Sk
+  case .otherSymbol: gc = .So
+  case .spaceSeparator: gc = .Zs
+  case .lineSeparator: gc = .Zl
+  case .paragraphSeparator: gc = .Zp
+  case .control: gc = .Cc
+  case .format: gc = .Cf
+  case .surrogate: gc = .Cs
+  case .privateUse: gc = .Co
+  case .unassigned: gc = .Cn
+  @unknown default: gc = .Cn
+  }
+  var f = UInt16(gc.rawValue)
+  if p.isWhitespace { f |= UFlags.whiteSpace }
+  if p.isAlphabetic { f |= UFlags.alphabetic }
+  if p.isJoinControl { f |= UFlags.joinControl }
+  if p.isUppercase { f |= UFlags.uppercase }
+  if p.isLowercase { f |= UFlags.lowercase }
+  if p.isHexDigit { f |= UFlags.hexDigit }
+  if p.isEmoji { f |= UFlags.emoji }
+  return f
+}
+
+private let bmpFlags: [UInt16] = (0..<0x10000).map { computeFlags(UInt32($0)) }
+
+/// Bit sets over general categories.
+struct GCSet {
+  static let letter: UInt32 = 0b11111  // Lu Ll Lt Lm Lo
+  static let mark: UInt32 = 0b111 << 5
+  static let number: UInt32 = 0b111 << 8
+  static let punctuation: UInt32 = 0b1111111 << 11
+  static let symbol: UInt32 = 0b1111 << 18
+  static let separator: UInt32 = 0b111 << 22
+  static let other: UInt32 = 0b11111 << 25
+  static func bit(_ g: GC) -> UInt32 { 1 << UInt32(g.rawValue) }
+}
+
+@inline(__always)
+func uflags(_ v: UInt32) -> UInt16 {
+  if v < 0x10000 {
+    return bmpFlags.withUnsafeBufferPointer { $0[Int(v)] }
+  }
+  return computeFlags(v)
+}
+
+/// Pre-tokenizer character kinds used by the hot loops, one byte per BMP scalar.
+struct Kind {
+  static let letter: UInt8 = 1  // \p{L}
+  static let number: UInt8 = 2  // \p{N}
+  static let space: UInt8 = 4  // \s (White_Space)
+  static let newline: UInt8 = 8  // \r or \n
+  static let word: UInt8 = 16  // Rust regex / onig \w: Alphabetic, M, Nd, Pc, Join_Control
+  static let punct: UInt8 = 32  // P* or ASCII punctuation (BERT)
+}
+
+private func computeKind(_ v: UInt32) -> UInt8 {
+  let f = uflags(v)
+  let gcBit = UInt32(1) << UInt32(f & UFlags.gcMask)
+  var k: UInt8 = 0
+  if gcBit & GCSet.letter != 0 { k |= Kind.letter }
+  if gcBit & GCSet.number != 0 { k |= Kind.number }
+  if f & UFlags.whiteSpace != 0 { k |= Kind.space }
+  if v == 0x0A || v == 0x0D { k |= Kind.newline }
+  if f & (UFlags.alphabetic | UFlags.joinControl) != 0
+    || gcBit & (GCSet.mark | GCSet.bit(.Nd) | GCSet.bit(.Pc)) != 0
+  {
+    k |= Kind.word
+  }
+  if gcBit & GCSet.punctuation != 0 { k |= Kind.punct }
+  if v < 0x80, v > 0x20, v != 0x7F, !(v >= 0x30 && v <= 0x39), !(v >= 0x41 && v <= 0x5A),
+    !(v >= 0x61 && v <= 0x7A)
+  {
+    k |= Kind.punct
+  }
+  return k
+}
+
+private let bmpKinds: [UInt8] = (0..<0x10000).map { computeKind(UInt32($0)) }
+
+@inline(__always)
+func kind(_ v: UInt32) -> UInt8 {
+  if v < 0x10000 {
+    return bmpKinds.withUnsafeBufferPointer { $0[Int(v)] }
+  }
+  return computeKind(v)
+}
+
+/// A kinds table that callers can hold for the duration of a loop.
+let kindTable: [UInt8] = bmpKinds
+
+@inline(__always)
+func generalCategory(_ v: UInt32) -> GC {
+  GC(rawValue: UInt8(uflags(v) & UFlags.gcMask))!
+}
+
+/// Simple case folding approximated as lowercase(uppercase(c)) over single-scalar mappings,
+/// which gives the equivalence classes onig uses for one-to-one folds (s ~ S ~ ſ, k ~ K ~ K).
+func caseFold(_ v: UInt32) -> UInt32 {
+  if v < 0x80 {
+    if v >= 0x41 && v <= 0x5A { return v + 32 }
+    return v
+  }
+  guard let s = Unicode.Scalar(v) else { return v }
+  var u = v
+  let up = s.properties.uppercaseMapping.unicodeScalars
+  if up.count == 1 { u = up.first!.value }
+  guard let us = Unicode.Scalar(u) else { return v }
+  let low = us.properties.lowercaseMapping.unicodeScalars
+  if low.count == 1 { return low.first!.value }
+  let low2 = s.properties.lowercaseMapping.unicodeScalars
+  if low2.count == 1 { return low2.first!.value }
+  return v
+}
