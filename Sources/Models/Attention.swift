@@ -6,52 +6,70 @@ import Tensors
 /// Work is spread over the cores by (sequence, head), each product running single-threaded:
 /// coarse tasks keep both cores busy without a fork and join per small product. Queries go in
 /// blocks, each block scoring only the keys up to its last row, so the masked upper triangle is
-/// mostly never computed.
+/// mostly never computed. A sequence with a prefix first attends to all of the prefix's rows.
 public enum Attention {
   static let queryBlock = 128
 
   /// `qkv` is `[rows, (H + 2·KV)·D]` (queries, then keys, then values, already rotated);
-  /// `out` is `[rows, H·D]`. Each segment of rows is one sequence attending only to itself.
+  /// `out` is `[rows, H·D]`.
   public static func forward(
-    qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, segments: [Range<Int>],
+    qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Batch,
     heads: Int, kvHeads: Int, headDim d: Int
   ) {
     let stride = (heads + 2 * kvHeads) * d
     let group = heads / kvHeads
     let scale = 1 / Float(d).squareRoot()
-    let longest = segments.map(\.count).max() ?? 0
+    let segments = batch.segments
     let tasks = segments.count * heads
     let next = TaskCounter()
-    let workers = min(Parallel.cores, tasks)
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+    let widest = segments.indices.map { s in
+      segments[s].count + (batch.prefixes[s].map { segments[$0].count } ?? 0)
+    }.max() ?? 0
+    DispatchQueue.concurrentPerform(iterations: min(Parallel.cores, tasks)) { _ in
       let scores = UnsafeMutablePointer<Float>.allocate(
-        capacity: max(1, min(queryBlock, longest) * longest))
+        capacity: max(1, queryBlock * widest))
       defer { scores.deallocate() }
       OpenMP.singleThreaded {
         while let task = next.take(below: tasks) {
-          let segment = segments[task / heads]
+          let s = task / heads
           let h = task % heads
           let kv = h / group
-          let t = segment.count
-          let base = qkv + segment.lowerBound * stride
-          let q = base + h * d
-          let k = base + (heads + kv) * d
-          let v = base + (heads + kvHeads + kv) * d
-          let o = out + segment.lowerBound * heads * d + h * d
+          let own = segments[s]
+          let prefix = batch.prefixes[s].map { segments[$0] } ?? 0..<0
+          let t = own.count
+          let p = prefix.count
+          let q = qkv + own.lowerBound * stride + h * d
+          let k = qkv + own.lowerBound * stride + (heads + kv) * d
+          let v = qkv + own.lowerBound * stride + (heads + kvHeads + kv) * d
+          let pk = qkv + prefix.lowerBound * stride + (heads + kv) * d
+          let pv = qkv + prefix.lowerBound * stride + (heads + kvHeads + kv) * d
+          let o = out + own.lowerBound * heads * d + h * d
           var first = 0
           while first < t {
             let last = min(t, first + queryBlock)
             let rows = last - first
-            // scores[rows, last] = q[first..<last] · k[0..<last]ᵀ
+            let width = p + last
+            // scores[rows, p + last] = q[first..<last] · [prefix keys; own keys 0..<last]ᵀ
+            if p > 0 {
+              MatMul.gemm(
+                transposeA: false, transposeB: true, m: rows, n: p, k: d,
+                a: q + first * stride, lda: stride, b: pk, ldb: stride, c: scores, ldc: width)
+            }
             MatMul.gemm(
-              transposeA: false, transposeB: true, m: rows, n: last, k: d, a: q + first * stride,
-              lda: stride, b: k, ldb: stride, c: scores, ldc: last)
+              transposeA: false, transposeB: true, m: rows, n: last, k: d,
+              a: q + first * stride, lda: stride, b: k, ldb: stride, c: scores + p, ldc: width)
             Kernels.causalSoftmax(
-              scores, rows: rows, columns: last, firstPosition: first, scale: scale)
-            // out[first..<last] = probabilities · v[0..<last]
+              scores, rows: rows, columns: width, firstPosition: p + first, scale: scale)
+            // out[first..<last] = probabilities · [prefix values; own values]
+            if p > 0 {
+              MatMul.gemm(
+                transposeA: false, transposeB: false, m: rows, n: d, k: p, a: scores,
+                lda: width, b: pv, ldb: stride, c: o + first * heads * d, ldc: heads * d)
+            }
             MatMul.gemm(
-              transposeA: false, transposeB: false, m: rows, n: d, k: last, a: scores, lda: last,
-              b: v, ldb: stride, c: o + first * heads * d, ldc: heads * d)
+              transposeA: false, transposeB: false, m: rows, n: d, k: last, a: scores + p,
+              lda: width, b: v, ldb: stride, beta: p > 0 ? 1 : 0, c: o + first * heads * d,
+              ldc: heads * d)
             first = last
           }
         }

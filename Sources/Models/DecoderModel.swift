@@ -106,15 +106,28 @@ public final class DecoderModel: @unchecked Sendable {
   // MARK: - Forward
 
   /// Checks token ids and lengths before any work is done.
-  public func validate(_ sequences: [[Int]]) throws {
+  public func validate(_ sequences: [[Int]], prefixes: [Int?]? = nil) throws {
     guard !sequences.isEmpty else { throw ModelError.emptyInput("no token sequences to run") }
+    if let prefixes {
+      guard prefixes.count == sequences.count else {
+        throw ModelError.emptyInput("\(prefixes.count) prefixes for \(sequences.count) sequences")
+      }
+      for (s, prefix) in prefixes.enumerated() {
+        guard let prefix else { continue }
+        guard prefix >= 0 && prefix < s && prefixes[prefix] == nil else {
+          throw ModelError.emptyInput(
+            "sequence \(s + 1) must continue an earlier sequence that continues none")
+        }
+      }
+    }
     for (s, sequence) in sequences.enumerated() {
       guard !sequence.isEmpty else {
         throw ModelError.emptyInput("sequence \(s + 1) has no tokens")
       }
-      if let span = config.maxAttentionSpan, sequence.count > span {
+      let length = sequence.count + (prefixes?[s].map { sequences[$0].count } ?? 0)
+      if let span = config.maxAttentionSpan, length > span {
         throw ModelError.sequenceTooLong(
-          length: sequence.count, limit: span,
+          length: length, limit: span,
           reason: "\(config.modelType) uses sliding-window attention, which is not supported")
       }
       for (p, token) in sequence.enumerated() where token < 0 || token >= config.vocabSize {
@@ -125,9 +138,9 @@ public final class DecoderModel: @unchecked Sendable {
   }
 
   /// The token embeddings of all sequences, laid end to end: hidden state 0, `[rows, C]`.
-  public func embed(_ sequences: [[Int]]) throws -> (Tensor, Batch) {
-    try validate(sequences)
-    let batch = Batch(lengths: sequences.map(\.count))
+  public func embed(_ sequences: [[Int]], prefixes: [Int?]? = nil) throws -> (Tensor, Batch) {
+    try validate(sequences, prefixes: prefixes)
+    let batch = Batch(lengths: sequences.map(\.count), prefixes: prefixes)
     let c = config.hiddenSize
     let x = Tensor(uninitialized: [batch.rows, c])
     guard let folder else {
@@ -159,12 +172,14 @@ public final class DecoderModel: @unchecked Sendable {
 
   /// Runs `sequences` through the decoder layers `layers` (all, in order, by default).
   ///
+  /// `prefixes[s]`, when given, names an earlier sequence that sequence s continues (see
+  /// `Batch`): a shared context is computed once for all its continuations.
   /// `hiddenState(i, x, batch)` sees the residual stream after the i-th layer run (0 being the
   /// embeddings) before the final norm; copy what you keep. `logits(s, values, length)` gets
   /// sequence s's `[length, vocab]` logits, one sequence at a time, so a large vocabulary never
   /// needs logits for the whole batch at once.
   public func forward(
-    _ sequences: [[Int]], layers: [Int]? = nil,
+    _ sequences: [[Int]], prefixes: [Int?]? = nil, layers: [Int]? = nil,
     hiddenState: ((Int, Tensor, Batch) throws -> Void)? = nil,
     logits: ((Int, UnsafePointer<Float>, Int) throws -> Void)? = nil,
     progress: ((Int, Int) -> Void)? = nil
@@ -173,12 +188,12 @@ public final class DecoderModel: @unchecked Sendable {
     if let bad = order.first(where: { $0 < 0 || $0 >= config.numLayers }) {
       throw ModelError.emptyInput("layer \(bad) does not exist (0..<\(config.numLayers))")
     }
-    let (x, batch) = try embed(sequences)
+    let (x, batch) = try embed(sequences, prefixes: prefixes)
     try hiddenState?(0, x, batch)
-    let tables = RopeTables(rope: config.rope, count: batch.longest)
+    let tables = RopeTables(rope: config.rope, count: batch.span)
     for (step, index) in order.enumerated() {
       let layer = try self.layer(index)
-      try runLayer(layer, on: x, batch: batch, tables: tables)
+      runLayer(layer, on: x, batch: batch, tables: tables)
       try hiddenState?(step + 1, x, batch)
       progress?(step + 1, order.count)
     }
@@ -186,13 +201,11 @@ public final class DecoderModel: @unchecked Sendable {
   }
 
   /// Applies one layer to every sequence, a chunk of whole sequences at a time.
-  public func runLayer(_ layer: LlamaLayer, on x: Tensor, batch: Batch, tables: RopeTables)
-    throws
-  {
-    for chunk in chunks(of: batch) {
-      let first = chunk.first!.lowerBound
-      let sub = Batch(lengths: chunk.map(\.count))
-      layer.forward(x.row(first), batch: sub, rope: tables)
+  public func runLayer(_ layer: LlamaLayer, on x: Tensor, batch: Batch, tables: RopeTables) {
+    for chunk in batch.chunks(rowLimit: chunkRows) {
+      layer.forward(
+        x.row(batch.segments[chunk.lowerBound].lowerBound), batch: batch.slice(chunk),
+        rope: tables)
     }
   }
 
@@ -202,41 +215,20 @@ public final class DecoderModel: @unchecked Sendable {
   ) throws {
     let (norm, head) = try self.head()
     let c = config.hiddenSize
-    var sequenceIndex = 0
-    for chunk in chunks(of: batch, rowLimit: max(1, (1 << 26) / config.vocabSize)) {
-      let first = chunk.first!.lowerBound
-      let rows = chunk.reduce(0) { $0 + $1.count }
+    let rowLimit = max(1, (1 << 26) / config.vocabSize)
+    for chunk in Batch(lengths: batch.segments.map(\.count)).chunks(rowLimit: rowLimit) {
+      let first = batch.segments[chunk.lowerBound].lowerBound
+      let rows = batch.segments[chunk.upperBound - 1].upperBound - first
       let normed = Tensor(uninitialized: [rows, c])
       Kernels.rmsNorm(
         x.row(first), weight: norm.pointer, eps: config.rmsNormEps, out: normed.pointer,
         rows: rows, columns: c)
       let out = Tensor(uninitialized: [rows, config.vocabSize])
       head.apply(Linear.Input(normed.pointer), into: out.pointer, rows: rows)
-      for segment in chunk {
-        try logits(
-          sequenceIndex, out.row(segment.lowerBound - first), segment.count)
-        sequenceIndex += 1
+      for s in chunk {
+        let segment = batch.segments[s]
+        try logits(s, out.row(segment.lowerBound - first), segment.count)
       }
     }
-  }
-
-  /// Consecutive whole sequences whose rows add up to at most `rowLimit` (a longer sequence
-  /// goes alone).
-  func chunks(of batch: Batch, rowLimit: Int? = nil) -> [[Range<Int>]] {
-    let limit = rowLimit ?? chunkRows
-    var out: [[Range<Int>]] = []
-    var current: [Range<Int>] = []
-    var rows = 0
-    for segment in batch.segments {
-      if !current.isEmpty && rows + segment.count > limit {
-        out.append(current)
-        current = []
-        rows = 0
-      }
-      current.append(segment)
-      rows += segment.count
-    }
-    if !current.isEmpty { out.append(current) }
-    return out
   }
 }

@@ -268,7 +268,7 @@ public final class LlamaLayer: @unchecked Sendable {
       positions: batch.positions, cos: rope.cos, sin: rope.sin)
     let attended = Tensor(uninitialized: [rows, config.queryWidth])
     Attention.forward(
-      qkv: qkvOut.pointer, out: attended.pointer, segments: batch.segments,
+      qkv: qkvOut.pointer, out: attended.pointer, batch: batch,
       heads: config.numHeads, kvHeads: config.numKVHeads, headDim: d)
     output.apply(Linear.Input(attended.pointer), into: x, rows: rows, accumulate: true)
 

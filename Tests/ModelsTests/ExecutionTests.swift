@@ -45,6 +45,33 @@ import Testing
     }
   }
 
+  @Test(arguments: [1, 4096])
+  func sharedPrefixEqualsTheWholeSequence(chunkRows: Int) throws {
+    let model = try DecoderModel(url: Fixtures.model("qwen2-bias"))
+    model.chunkRows = chunkRows
+    let context = [5, 17, 99, 3, 42, 8]
+    let choices = [[7, 9], [100, 2, 64], [11]]
+    var shared: [[Float]] = []
+    try model.forward(
+      [context] + choices + [[1, 2, 3]], prefixes: [nil, 0, 0, 0, nil],
+      logits: { s, values, length in
+        shared.append(Array(UnsafeBufferPointer(start: values, count: length * 128)))
+      })
+    for (c, choice) in choices.enumerated() {
+      let whole = try logits(model, [context + choice])[0]
+      #expect(Fixtures.maxDifference(Array(whole[..<(context.count * 128)]), shared[0]) < 1e-5)
+      #expect(Fixtures.maxDifference(Array(whole[(context.count * 128)...]), shared[c + 1]) < 1e-5)
+    }
+    #expect(throws: ModelError.self) { try model.forward([[1], [2]], prefixes: [1, nil]) }
+  }
+
+  @Test func chunksKeepPrefixesWithTheirContinuations() {
+    let batch = Batch(lengths: [4, 4, 4, 4, 4], prefixes: [nil, 0, nil, 2, 2])
+    #expect(batch.chunks(rowLimit: 4) == [0..<2, 2..<5])
+    #expect(batch.positions == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7])
+    #expect(Batch(lengths: [3, 3, 3]).chunks(rowLimit: 6) == [0..<2, 2..<3])
+  }
+
   @Test func skippingLayersEqualsRunningTheRest() throws {
     let input = try sequences("llama-gqa")
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
