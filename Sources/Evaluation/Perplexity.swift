@@ -28,14 +28,16 @@ public enum Perplexity {
     var start = 0
     for batch in batches(sequences.map(\.count), limit: batchTokens) {
       let slice = Array(sequences[batch])
-      try model.forward(slice, logits: { s, logits, length in
-        let tokens = slice[s]
-        var nll = 0.0
-        for t in 0..<(length - 1) {
-          nll -= LogSoftmax.value(logits + t * vocabulary, count: vocabulary, at: tokens[t + 1])
-        }
-        results[batch.lowerBound + s] = (nll, length - 1)
-      })
+      try model.forward(
+        slice,
+        logits: { s, logits, length in
+          let tokens = slice[s]
+          var nll = 0.0
+          for t in 0..<(length - 1) {
+            nll -= LogSoftmax.value(logits + t * vocabulary, count: vocabulary, at: tokens[t + 1])
+          }
+          results[batch.lowerBound + s] = (nll, length - 1)
+        })
       start += slice.count
       progress?(start, sequences.count)
     }

@@ -22,9 +22,10 @@ public enum Attention {
     let segments = batch.segments
     let tasks = segments.count * heads
     let next = TaskCounter()
-    let widest = segments.indices.map { s in
-      segments[s].count + (batch.prefixes[s].map { segments[$0].count } ?? 0)
-    }.max() ?? 0
+    let widest =
+      segments.indices.map { s in
+        segments[s].count + (batch.prefixes[s].map { segments[$0].count } ?? 0)
+      }.max() ?? 0
     DispatchQueue.concurrentPerform(iterations: min(Parallel.cores, tasks)) { _ in
       let scores = UnsafeMutablePointer<Float>.allocate(
         capacity: max(1, queryBlock * widest))

@@ -72,7 +72,8 @@ public struct RawConfig: Decodable {
   public static func decode(_ data: Data, path: String) throws -> RawConfig {
     do {
       return try JSONDecoder().decode(RawConfig.self, from: data)
-    } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+    } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context)
+    {
       let key = context.codingPath.map(\.stringValue).joined(separator: ".")
       throw ModelError.invalidConfig(path: path, reason: "\(key) has the wrong type")
     } catch {

@@ -42,7 +42,8 @@ public final class DecoderModel: @unchecked Sendable {
     let layer = LlamaLayer.random(config: config, precision: precision, using: &generator)
     for index in 0..<config.numLayers { residentLayers[index] = layer }
     residentHead = (
-      norm: Tensor(shape: [config.hiddenSize], values: .init(repeating: 1, count: config.hiddenSize)),
+      norm: Tensor(
+        shape: [config.hiddenSize], values: .init(repeating: 1, count: config.hiddenSize)),
       head: Linear.random(
         outFeatures: config.vocabSize, inFeatures: config.hiddenSize, bias: false,
         precision: precision, using: &generator)
@@ -68,7 +69,8 @@ public final class DecoderModel: @unchecked Sendable {
       guard info.shape == expected[name] else {
         throw CheckpointError.badTensor(
           path: try folder.file(of: name).path, tensor: name,
-          reason: "shape \(info.shape) disagrees with config.json, which implies \(expected[name]!)")
+          reason: "shape \(info.shape) disagrees with config.json, which implies \(expected[name]!)"
+        )
       }
     }
     for name in folder.tensorNames where expected[name] == nil {

@@ -64,7 +64,9 @@ public struct ModelSummary: Codable, Sendable {
     files = names.sorted().compactMap { name in
       let attributes = try? FileManager.default.attributesOfItem(
         atPath: folder.url.appendingPathComponent(name).path)
-      guard let size = attributes?[.size] as? NSNumber, attributes?[.type] as? FileAttributeType == .typeRegular else {
+      guard let size = attributes?[.size] as? NSNumber,
+        attributes?[.type] as? FileAttributeType == .typeRegular
+      else {
         return nil
       }
       return File(name: name, bytes: size.intValue)

@@ -26,7 +26,8 @@ import Testing
         hidden[i] = []
       },
       logits: { s, values, length in
-        logits[s] = Array(UnsafeBufferPointer(start: values, count: length * model.config.vocabSize))
+        logits[s] = Array(
+          UnsafeBufferPointer(start: values, count: length * model.config.vocabSize))
       })
     #expect(hidden.count == model.config.numLayers + 1)
     for s in 0..<sequences.count {
