@@ -15,7 +15,8 @@ enum JSON {
   subscript(key: String) -> JSON? {
     guard case .object(let members) = self else { return nil }
     let k = Array(key.utf8)
-    for m in members where m.key == k { return m.value }
+    // A repeated key: the last one wins, as with serde.
+    for m in members.reversed() where m.key == k { return m.value }
     return nil
   }
 

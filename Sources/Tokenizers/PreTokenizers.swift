@@ -188,7 +188,7 @@ struct ByteLevelPreTokenizer: PreTokenizer {
   func preTokenize(_ pieces: [Piece]) -> [Piece] {
     eachTextPiece(pieces) { p0, out in
       var p = p0
-      if addPrefixSpace && p.s.first != 0x20 { p.s.insert(0x20, at: 0) }
+      if addPrefixSpace && !p.s.isEmpty && p.s.first != 0x20 { p.s.insert(0x20, at: 0) }
       if useRegex {
         let ms = p.s.withUnsafeBufferPointer { ByteLevelPreTokenizer.regex.matches(in: $0) }
         for m in ms where !m.isEmpty {
@@ -217,9 +217,11 @@ struct MetaspacePreTokenizer: PreTokenizer {
       for i in p.s.indices where p.s[i] == 0x20 { p.s[i] = replacement }
       switch prependScheme {
       case .always:
-        if p.s.first != replacement { p.s.insert(replacement, at: 0) }
+        if !p.s.isEmpty && p.s.first != replacement { p.s.insert(replacement, at: 0) }
       case .first:
-        if p.s.first != replacement && p.atStart { p.s.insert(replacement, at: 0) }
+        if !p.s.isEmpty && p.s.first != replacement && p.atStart {
+          p.s.insert(replacement, at: 0)
+        }
       case .never:
         break
       }

@@ -136,8 +136,7 @@ final class CharMatcher {
         if bits & (1 << UInt32(generalCategory(c).rawValue)) != 0 { return true }
       case .flags(let f): if uflags(c) & f != 0 { return true }
       case .onigWord:
-        let g = GCSet.bit(generalCategory(c))
-        if g & (GCSet.letter | GCSet.mark | GCSet.bit(.Nd) | GCSet.bit(.Pc)) != 0 { return true }
+        if isOnigWord(c) { return true }
       case .hexDigit:
         if (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) {
           return true
@@ -145,8 +144,8 @@ final class CharMatcher {
       case .any: return true
       case .ascii: if c < 128 { return true }
       case .posixPunct:
-        if GCSet.bit(generalCategory(c)) & GCSet.punctuation != 0 { return true }
-        if c < 128, "$+<=>^`|~".unicodeScalars.contains(where: { $0.value == c }) { return true }
+        // Oniguruma 6.9's Unicode [[:punct:]] is punctuation and symbols.
+        if GCSet.bit(generalCategory(c)) & (GCSet.punctuation | GCSet.symbol) != 0 { return true }
       case .posixGraph, .posixPrint:
         let g = generalCategory(c)
         if case .posixPrint = item, g == .Zs { return true }
@@ -186,8 +185,7 @@ struct Matcher {
 
   func isWord(_ i: Int) -> Bool {
     guard i >= 0 && i < s.count else { return false }
-    let g = GCSet.bit(generalCategory(s[i]))
-    return g & (GCSet.letter | GCSet.mark | GCSet.bit(.Nd) | GCSet.bit(.Pc)) != 0
+    return isOnigWord(s[i])
   }
 
   func match(_ node: RNode, _ i: Int, _ k: (Int) -> Bool) -> Bool {
@@ -574,8 +572,8 @@ struct RegexParser {
       i += 1
       return .assert(.searchStart)
     case 0x58:  // X
-      i += 1
-      return .grapheme
+      // Grapheme clusters differ between Unicode versions (Swift follows newer rules).
+      throw err("\\X (grapheme cluster) is not supported")
     case 0x52:  // R: \r\n or any vertical space
       i += 1
       let crlf = RNode.seq([.char(CharMatcher(.scalar(0x0D))), .char(CharMatcher(.scalar(0x0A)))])
@@ -820,4 +818,13 @@ struct RegexParser {
     m.finish()
     return m
   }
+}
+
+/// Oniguruma's Unicode `\w`: Alphabetic, Mark, Decimal_Number, Connector_Punctuation.
+@inline(__always)
+func isOnigWord(_ c: UInt32) -> Bool {
+  let f = uflags(c)
+  if f & UFlags.alphabetic != 0 { return true }
+  let g = UInt32(1) << UInt32(f & UFlags.gcMask)
+  return g & (GCSet.mark | GCSet.bit(.Nd) | GCSet.bit(.Pc)) != 0
 }
