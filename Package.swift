@@ -29,7 +29,7 @@ let package = Package(
     .executableTarget(
       name: "StreamlineCLI",
       dependencies: [
-        "Streamline",
+        "Streamline", "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: settings),

@@ -6,7 +6,7 @@ import Streamline
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure speed against a reference measured in the same run.",
-    subcommands: [BenchForward.self])
+    subcommands: [BenchForward.self, BenchTokenize.self])
 }
 
 struct BenchForward: ParsableCommand {

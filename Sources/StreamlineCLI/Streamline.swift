@@ -5,5 +5,5 @@ struct StreamlineCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "streamline",
     abstract: "Compress large language models by layer pruning and layer replacement.",
-    subcommands: [Inspect.self, Eval.self, Bench.self])
+    subcommands: [Inspect.self, Eval.self, Bench.self, TokenizeCommand.self])
 }
