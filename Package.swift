@@ -13,7 +13,8 @@ let package = Package(
     .library(name: "Streamline", targets: ["Streamline"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
@@ -24,7 +25,11 @@ let package = Package(
     .target(
       name: "Evaluation", dependencies: ["Models", "Tokenizers"], swiftSettings: settings),
     .target(
-      name: "Streamline", dependencies: ["Models", "Tokenizers", "Evaluation", "Checkpoint"],
+      name: "Streamline",
+      dependencies: [
+        "Models", "Tokenizers", "Evaluation", "Checkpoint",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       swiftSettings: settings),
     .executableTarget(
       name: "StreamlineCLI",
@@ -37,5 +42,8 @@ let package = Package(
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: settings),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: settings),
     .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: settings),
+    .testTarget(
+      name: "StreamlineTests", dependencies: ["Streamline", "Models", "Checkpoint", "Tokenizers"],
+      swiftSettings: settings),
   ]
 )

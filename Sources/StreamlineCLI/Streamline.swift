@@ -5,5 +5,7 @@ struct StreamlineCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "streamline",
     abstract: "Compress large language models by layer pruning and layer replacement.",
-    subcommands: [Inspect.self, Eval.self, Bench.self, TokenizeCommand.self])
+    subcommands: [
+      Inspect.self, Analyze.self, Prune.self, Eval.self, TokenizeCommand.self, Bench.self,
+    ])
 }

@@ -1,0 +1,159 @@
+import Foundation
+import Models
+
+/// How redundancy is measured.
+public enum ImportanceMetric: String, Codable, Sendable, CaseIterable {
+  /// Mean cosine similarity between the states before and after a block (LLM-Streamline);
+  /// the most similar block is the most redundant.
+  case cosine
+  /// Mean angular distance arccos(cos)/π (Gromov et al. 2024); the smallest is chosen.
+  case angular
+  /// ShortGPT's per-layer Block Influence 1 − cos(h_i, h_{i+1}); the n lowest are removed,
+  /// contiguous or not.
+  case bi
+}
+
+/// What replaces the removed block.
+public enum ReplacementKind: String, Codable, Sendable, CaseIterable {
+  /// Plain removal: a block of n layers goes.
+  case none
+  /// One decoder layer of the model's own architecture replaces a block of n + 1 layers.
+  case layer
+}
+
+/// How many layers to take out.
+public enum RemovalRequest: Sendable, Equatable {
+  case layers(Int)
+  /// Share of all parameters to remove, net of the replacement's own parameters.
+  case sparsity(Double)
+}
+
+/// The score of one contiguous block: states `start` (before) and `end` (after).
+public struct BlockScore: Codable, Sendable, Equatable {
+  public let start: Int
+  public let end: Int
+  public let cosine: Double
+  public let angular: Double
+}
+
+public struct ChosenBlock: Codable, Sendable, Equatable {
+  public let start: Int
+  public let end: Int
+  /// 0-based indices of the layers removed (replaced, with a replacement).
+  public let layers: [Int]
+}
+
+/// The result of `streamline analyze`.
+public struct Analysis: Codable, Sendable {
+  public let metric: ImportanceMetric
+  public let replacement: ReplacementKind
+  /// Layers fewer in the output.
+  public let removedLayers: Int
+  /// Width of the scored block: n, or n + 1 with a replacement layer.
+  public let blockSize: Int
+  public let numLayers: Int
+  public let samples: Int
+  public let tokens: Int
+  public let blocks: [BlockScore]
+  public let layerBI: [Double]
+  public let chosen: ChosenBlock
+  /// The blocks each metric picks at this size, and whether they all agree.
+  public let choices: [String: ChosenBlock]
+  public let metricsAgree: Bool
+  public let parameters: Int
+  public let parametersRemoved: Int
+  public let similarity: SimilarityMatrix
+
+  enum CodingKeys: String, CodingKey {
+    case metric, replacement, blocks, chosen, choices, samples, tokens, parameters, similarity
+    case removedLayers = "removed_layers"
+    case blockSize = "block_size"
+    case numLayers = "num_layers"
+    case layerBI = "layer_bi"
+    case metricsAgree = "metrics_agree"
+    case parametersRemoved = "parameters_removed"
+  }
+}
+
+public enum Importance {
+  /// The number of layers to remove for `request`: for a sparsity, the smallest n whose
+  /// removal, net of the replacement's parameters, reaches that share of all parameters.
+  public static func layerCount(
+    _ request: RemovalRequest, config: LlamaConfig, replacement: ReplacementKind
+  ) throws -> Int {
+    let layers = config.numLayers
+    let maximum = replacement == .none ? layers - 1 : layers - 2
+    switch request {
+    case .layers(let n):
+      guard n > 0 else { throw StreamlineError.badRequest("--remove must be at least 1, not \(n)") }
+      guard n <= maximum else {
+        throw StreamlineError.badRequest(
+          "--remove \(n) leaves no layer of \(layers)\(replacement == .none ? "" : " beside the replacement") (at most \(maximum))"
+        )
+      }
+      return n
+    case .sparsity(let s):
+      guard s > 0 && s < 1 else {
+        throw StreamlineError.badRequest("--sparsity must lie strictly between 0 and 1, not \(s)")
+      }
+      let target = s * Double(config.totalParameters)
+      for n in 1...max(1, maximum) where Double(n * config.parametersPerLayer) >= target {
+        return n
+      }
+      throw StreamlineError.badRequest(
+        "--sparsity \(s) needs more than the \(maximum) layers that can go (\(String(format: "%.3f", Double(maximum * config.parametersPerLayer) / Double(config.totalParameters))) at most)"
+      )
+    }
+  }
+
+  /// Scores every block of `width` layers and chooses one (or, for `bi`, n layers).
+  public static func analyze(
+    _ similarity: SimilarityMatrix, config: LlamaConfig, metric: ImportanceMetric,
+    removing n: Int, replacement: ReplacementKind
+  ) throws -> Analysis {
+    let width = replacement == .none ? n : n + 1
+    let blocks = scores(similarity, width: width)
+    if metric == .bi && replacement != .none {
+      throw StreamlineError.badRequest(
+        "--metric bi picks layers that need not be contiguous; use it with --replace none")
+    }
+    let choices: [String: ChosenBlock] = [
+      ImportanceMetric.cosine.rawValue: choose(blocks, by: .cosine),
+      ImportanceMetric.angular.rawValue: choose(blocks, by: .angular),
+      ImportanceMetric.bi.rawValue: lowestBI(similarity.layerBI, count: width),
+    ]
+    let chosen = choices[metric.rawValue]!
+    let distinct = Set(choices.values.map(\.layers))
+    return Analysis(
+      metric: metric, replacement: replacement, removedLayers: n, blockSize: width,
+      numLayers: config.numLayers, samples: similarity.samples, tokens: similarity.tokens,
+      blocks: blocks, layerBI: similarity.layerBI, chosen: chosen, choices: choices,
+      metricsAgree: distinct.count == 1, parameters: config.totalParameters,
+      parametersRemoved: n * config.parametersPerLayer, similarity: similarity)
+  }
+
+  /// Every contiguous block of `width` layers, by start state.
+  public static func scores(_ similarity: SimilarityMatrix, width: Int) -> [BlockScore] {
+    (0...(similarity.numLayers - width)).map { i in
+      BlockScore(
+        start: i, end: i + width, cosine: similarity.cosine[i][i + width],
+        angular: similarity.angular[i][i + width])
+    }
+  }
+
+  /// The most redundant block: highest cosine or lowest angular distance, earliest on ties.
+  static func choose(_ blocks: [BlockScore], by metric: ImportanceMetric) -> ChosenBlock {
+    var best = blocks[0]
+    for block in blocks.dropFirst() {
+      let better = metric == .angular ? block.angular < best.angular : block.cosine > best.cosine
+      if better { best = block }
+    }
+    return ChosenBlock(start: best.start, end: best.end, layers: Array(best.start..<best.end))
+  }
+
+  /// The `count` layers of lowest Block Influence (lower index on ties), in order.
+  static func lowestBI(_ bi: [Double], count: Int) -> ChosenBlock {
+    let layers = bi.indices.sorted { (bi[$0], $0) < (bi[$1], $1) }.prefix(count).sorted()
+    return ChosenBlock(start: layers.first!, end: layers.last! + 1, layers: Array(layers))
+  }
+}

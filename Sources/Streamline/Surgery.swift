@@ -1,0 +1,122 @@
+import Checkpoint
+import Crypto
+import Foundation
+import Models
+
+public enum StreamlineVersion {
+  public static let current = "0.1.0"
+}
+
+/// Writes a checkpoint with decoder layers removed: the remaining layers renumbered, config.json's
+/// layer count and per-layer lists updated, every kept tensor copied bit-exact in its dtype,
+/// tokenizer and generation files copied, and a `streamline.json` manifest. All or nothing: the
+/// output appears only when complete.
+public enum Surgery {
+  /// Files copied from the source folder as they are.
+  public static let companionFiles = [
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+    "vocab.json", "merges.txt", "added_tokens.json", "generation_config.json",
+    "chat_template.jinja", "chat_template.json",
+  ]
+
+  /// A tensor to write in place of a source tensor, given the name it will have.
+  public typealias Override = (_ name: String) throws -> WritableTensor
+
+  /// `removing` are 0-based source layers; `overrides` replace source tensors (by source name)
+  /// in layers that stay.
+  public static func write(
+    source: ModelFolder, config: LlamaConfig, removing: [Int],
+    overrides: [String: Override] = [:], manifest: [String: Any], to target: URL,
+    force: Bool = false, maxShardSize: Int = CheckpointWriter.defaultMaxShardSize,
+    progress: Progress? = nil
+  ) throws -> SavedCheckpoint {
+    let removed = Set(removing)
+    guard removed.allSatisfy({ $0 >= 0 && $0 < config.numLayers }), !removed.isEmpty else {
+      throw StreamlineError.badRequest(
+        "layers to remove must lie in 0..<\(config.numLayers) and not be empty")
+    }
+    guard removed.count < config.numLayers else {
+      throw StreamlineError.badRequest("removing all \(config.numLayers) layers leaves no model")
+    }
+    let output = try OutputFolder(target: target, inputs: [source.url], force: force)
+    var tensors: [WritableTensor] = []
+    for name in source.tensorNames {
+      guard let newName = renamed(name, removing: removed) else { continue }
+      if let override = overrides[name] {
+        tensors.append(try override(newName))
+      } else {
+        tensors.append(try WritableTensor(copying: name, from: source, as: newName))
+      }
+    }
+    let saved = try CheckpointWriter.save(
+      tensors, to: output.url, maxShardSize: maxShardSize,
+      progress: { written, total in progress?.update(written >> 20, of: max(1, total >> 20)) })
+    try output.write(
+      try editedConfig(source, layers: config.numLayers, removing: removed), as: "config.json")
+    for name in companionFiles {
+      let file = source.url.appendingPathComponent(name)
+      if FileManager.default.fileExists(atPath: file.path) { try output.copy(file) }
+    }
+    var record = manifest
+    record["tool"] = "streamline \(StreamlineVersion.current)"
+    record["source"] = sourceRecord(source)
+    record["removed_layers"] = removed.sorted()
+    record["num_layers"] = ["before": config.numLayers, "after": config.numLayers - removed.count]
+    try output.write(try json(record), as: "streamline.json")
+    try output.commit()
+    return saved
+  }
+
+  /// The name of a source tensor in the pruned checkpoint, nil when its layer is removed.
+  static func renamed(_ name: String, removing removed: Set<Int>) -> String? {
+    let prefix = "model.layers."
+    guard name.hasPrefix(prefix) else { return name }
+    let rest = name.dropFirst(prefix.count)
+    guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return name }
+    if removed.contains(layer) { return nil }
+    let shift = removed.filter { $0 < layer }.count
+    return prefix + "\(layer - shift)" + rest[dot...]
+  }
+
+  /// config.json with `num_hidden_layers` and every per-layer list updated.
+  static func editedConfig(_ source: ModelFolder, layers: Int, removing removed: Set<Int>) throws
+    -> Data
+  {
+    var config = source.config
+    config["num_hidden_layers"] = layers - removed.count
+    for (key, value) in config {
+      if let list = value as? [Any], list.count == layers, key != "architectures" {
+        config[key] = list.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+      }
+    }
+    return try json(config)
+  }
+
+  static func sourceRecord(_ source: ModelFolder) -> [String: Any] {
+    var record: [String: Any] = [
+      "path": source.url.standardizedFileURL.path,
+      "config_sha256": sha256(source.configData),
+    ]
+    let index = source.url.appendingPathComponent(CheckpointWriter.indexFileName)
+    if let data = FileManager.default.contents(atPath: index.path) {
+      record["index_sha256"] = sha256(data)
+    } else if let file = source.files.first {
+      // The header names every tensor with its dtype, shape and offsets.
+      let headerEnd = file.tensors.values.map(\.byteRange.lowerBound).min() ?? file.file.size
+      record["header_sha256"] = sha256(Data(file.file.bytes(0..<headerEnd)))
+    }
+    return record
+  }
+
+  public static func sha256(_ data: Data) -> String {
+    SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+  }
+
+  /// Key-sorted, indented JSON, as transformers writes config.json.
+  public static func json(_ object: Any) throws -> Data {
+    var data = try JSONSerialization.data(
+      withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    data.append(0x0A)
+    return data
+  }
+}

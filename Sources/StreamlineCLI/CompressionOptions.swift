@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Models
+import Streamline
+import Tokenizers
+
+extension ImportanceMetric: ExpressibleByArgument {}
+extension ReplacementKind: ExpressibleByArgument {}
+
+/// Where calibration text comes from and how it is cut.
+struct CalibrationArguments: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Calibration data: a .txt file, a .jsonl file (text field or input_ids), or a folder.",
+      valueName: "path"))
+  var calibration: String?
+
+  @Option(name: .customLong("seq-len"), help: "Tokens per calibration sequence.")
+  var seqLen = 512
+
+  @Option(help: "Calibration sequences to draw.")
+  var samples = 64
+
+  @Option(help: "Seed for drawing the sequences.")
+  var seed: UInt64 = 0
+
+  @Flag(name: .customLong("line-docs"), help: "Treat each line of a .txt file as a document.")
+  var lineDocs = false
+
+  @Option(name: .customLong("text-field"), help: "The text field of .jsonl calibration files.")
+  var textField = "text"
+
+  @Option(
+    name: .customLong("memory-budget"),
+    help: "GiB of hidden states kept at once while scoring (more passes when exceeded).")
+  var memoryBudget = 8.0
+
+  func load(for model: DecoderModel, modelPath: String) throws -> CalibrationSet {
+    guard let calibration else {
+      throw ValidationError("--calibration is required to score layers")
+    }
+    var options = CalibrationOptions(path: calibration)
+    options.seqLen = seqLen
+    options.samples = samples
+    options.seed = seed
+    options.lineDocuments = lineDocs
+    options.textField = textField
+    let tokenizer = try loadTokenizer(modelPath)
+    return try Calibration.load(
+      options, tokenizer: tokenizer, vocabularySize: model.config.vocabSize,
+      progress: Progress("tokenizing calibration documents", unit: "tokens"))
+  }
+
+  /// The model folder's tokenizer, with special-token text in calibration data read as plain
+  /// text (calibration data is untrusted).
+  func loadTokenizer(_ modelPath: String) throws -> Tokenizer? {
+    let folder = URL(fileURLWithPath: modelPath)
+    guard
+      FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path)
+    else { return nil }
+    let tokenizer = try Tokenizer.load(from: folder)
+    tokenizer.specialTokenTextIsPlain = true
+    return tokenizer
+  }
+}
+
+/// How many layers go, how they are chosen and what replaces them.
+struct RemovalArguments: ParsableArguments {
+  @Option(help: "Remove this many layers.")
+  var remove: Int?
+
+  @Option(help: "Remove this share of all parameters (0 < S < 1), net of the replacement.")
+  var sparsity: Double?
+
+  @Option(help: "Redundancy metric: cosine (LLM-Streamline), angular or bi (ShortGPT).")
+  var metric: ImportanceMetric = .cosine
+
+  @Option(help: "What replaces the block: none (plain removal) or layer.")
+  var replace: ReplacementKind = .none
+
+  var request: RemovalRequest? {
+    if let remove { return .layers(remove) }
+    if let sparsity { return .sparsity(sparsity) }
+    return nil
+  }
+
+  func validate() throws {
+    if remove != nil && sparsity != nil {
+      throw ValidationError("give either --remove or --sparsity, not both")
+    }
+  }
+}

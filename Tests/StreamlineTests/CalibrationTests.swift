@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import Tokenizers
+
+@testable import Streamline
+
+@Suite struct CalibrationTests {
+  let tokenizer: Tokenizer
+
+  init() throws {
+    tokenizer = try Tokenizer.load(
+      from: Fixtures.root.appendingPathComponent("tokenizers/llama2/tokenizer.json"))
+  }
+
+  func write(_ text: String, _ name: String) throws -> String {
+    let folder = Fixtures.temporary("calibration")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let file = folder.appendingPathComponent(name)
+    try text.write(to: file, atomically: true, encoding: .utf8)
+    return file.path
+  }
+
+  @Test func documentsAreJoinedWithEOSAndCut() throws {
+    let path = try write("In the beginning\nGod created the heaven\n\nand the earth.\n", "c.txt")
+    var options = CalibrationOptions(path: path)
+    options.lineDocuments = true
+    options.seqLen = 4
+    options.samples = 2
+    let set = try Calibration.load(options, tokenizer: tokenizer, vocabularySize: 1 << 20)
+    var stream: [Int] = []
+    for line in ["In the beginning", "God created the heaven", "and the earth."] {
+      stream += try tokenizer.encode(line)
+      if !tokenizer.addsEOS, let eos = tokenizer.eosTokenId { stream.append(eos) }
+    }
+    let pool = stride(from: 0, to: stream.count - 3, by: 4).map { Array(stream[$0..<($0 + 4)]) }
+    #expect(set.sequences.count == 2)
+    #expect(set.sequences.allSatisfy { pool.contains($0) })
+    #expect(set.documents == 3)
+    let again = try Calibration.load(options, tokenizer: tokenizer, vocabularySize: 1 << 20)
+    #expect(again.sequences == set.sequences && again.sha256 == set.sha256)
+    options.seed = 99
+    let other = try Calibration.load(options, tokenizer: tokenizer, vocabularySize: 1 << 20)
+    #expect(other.sha256 != set.sha256)
+  }
+
+  @Test func tooLittleTextSaysHowMuchThereIs() throws {
+    let path = try write("just a few words", "short.txt")
+    var options = CalibrationOptions(path: path)
+    options.seqLen = 512
+    let text = Fixtures.message {
+      _ = try Calibration.load(options, tokenizer: tokenizer, vocabularySize: 1 << 20)
+    }
+    #expect(text?.contains("short.txt") == true)
+    #expect(text?.contains("make 0 sequences of 512") == true)
+  }
+
+  @Test func emptyAndMalformedDataFailWithTheFile() throws {
+    let empty = try write("\n\n", "empty.txt")
+    #expect(
+      Fixtures.message {
+        _ = try Calibration.load(
+          CalibrationOptions(path: empty), tokenizer: tokenizer, vocabularySize: 100)
+      }?.contains("holds no calibration text") == true)
+    let broken = try write("{\"text\": \"fine\"}\n{oops\n", "broken.jsonl")
+    #expect(
+      Fixtures.message {
+        _ = try Calibration.load(
+          CalibrationOptions(path: broken), tokenizer: tokenizer, vocabularySize: 100)
+      } == "\(broken):2: not a JSON object")
+    let noField = try write("{\"body\": \"x\"}\n", "nofield.jsonl")
+    #expect(
+      Fixtures.message {
+        _ = try Calibration.load(
+          CalibrationOptions(path: noField), tokenizer: tokenizer, vocabularySize: 100)
+      }?.contains("\"text\" text field") == true)
+    let text = try write("words", "plain.txt")
+    #expect(
+      Fixtures.message {
+        _ = try Calibration.load(CalibrationOptions(path: text), tokenizer: nil, vocabularySize: 9)
+      }?.contains("no tokenizer.json") == true)
+    #expect(
+      Fixtures.message {
+        _ = try Calibration.load(
+          CalibrationOptions(path: "/nonexistent.txt"), tokenizer: nil, vocabularySize: 9)
+      }?.contains("no such file") == true)
+  }
+
+  @Test func tokenIdsOutsideTheVocabularyAreRefused() throws {
+    let path = try write("{\"input_ids\": [1, 2, 300]}\n", "ids.jsonl")
+    var options = CalibrationOptions(path: path)
+    options.seqLen = 3
+    options.samples = 1
+    #expect(
+      Fixtures.message {
+        _ = try Calibration.load(options, tokenizer: nil, vocabularySize: 128)
+      }?.contains("token id 300") == true)
+  }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+enum Fixtures {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+  static func model(_ name: String) -> URL {
+    root.appendingPathComponent("models").appendingPathComponent(name)
+  }
+
+  static let importance = root.appendingPathComponent("importance")
+
+  struct ImportanceReference: Decodable {
+    let seqLen: Int
+    let rows: Int
+    let cosine: [[Double]]
+    let angular: [[Double]]
+    let layerBI: [Double]
+    let removed: [Int]
+    let prunedLogits: [[Float]]
+
+    enum CodingKeys: String, CodingKey {
+      case rows, cosine, angular, removed
+      case seqLen = "seq_len"
+      case layerBI = "layer_bi"
+      case prunedLogits = "pruned_logits"
+    }
+
+    static func load() throws -> ImportanceReference {
+      try JSONDecoder().decode(
+        ImportanceReference.self,
+        from: Data(contentsOf: importance.appendingPathComponent("reference.json")))
+    }
+  }
+
+  /// A fresh temporary folder path (not created).
+  static func temporary(_ label: String) -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent(
+      "streamline-\(label)-\(UUID().uuidString)")
+  }
+
+  static func message(_ body: () throws -> Void) -> String? {
+    do {
+      try body()
+      return nil
+    } catch {
+      return "\(error)"
+    }
+  }
+}
