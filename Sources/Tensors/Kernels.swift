@@ -13,8 +13,18 @@ public enum Kernels {
       for r in range {
         let row = x + r * columns
         let dst = out + r * columns
-        var sum: Float = 0
-        for c in 0..<columns { sum += row[c] * row[c] }
+        var sums = VectorMath.Vector()
+        var c = 0
+        while c + 8 <= columns {
+          let v = UnsafeRawPointer(row + c).loadUnaligned(as: VectorMath.Vector.self)
+          sums += v * v
+          c += 8
+        }
+        var sum = sums.sum()
+        while c < columns {
+          sum += row[c] * row[c]
+          c += 1
+        }
         let scale = 1 / (sum / Float(columns) + eps).squareRoot()
         for c in 0..<columns { dst[c] = weight[c] * (row[c] * scale) }
       }
@@ -31,9 +41,18 @@ public enum Kernels {
         let gate = fused + r * 2 * width
         let up = gate + width
         let dst = out + r * width
-        for c in 0..<width {
+        var c = 0
+        while c + 8 <= width {
+          let g = UnsafeRawPointer(gate + c).loadUnaligned(as: VectorMath.Vector.self)
+          let u = UnsafeRawPointer(up + c).loadUnaligned(as: VectorMath.Vector.self)
+          UnsafeMutableRawPointer(dst + c).storeBytes(
+            of: VectorMath.silu(g) * u, as: VectorMath.Vector.self)
+          c += 8
+        }
+        while c < width {
           let g = gate[c]
           dst[c] = g / (1 + expf(-g)) * up[c]
+          c += 1
         }
       }
     }
@@ -73,11 +92,21 @@ public enum Kernels {
         row[j] *= scale
         maximum = max(maximum, row[j])
       }
-      var sum: Float = 0
-      for j in 0..<keep {
+      var sums = VectorMath.Vector()
+      var j = 0
+      while j + 8 <= keep {
+        let e = VectorMath.exp(
+          UnsafeRawPointer(row + j).loadUnaligned(as: VectorMath.Vector.self) - maximum)
+        UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: VectorMath.Vector.self)
+        sums += e
+        j += 8
+      }
+      var sum = sums.sum()
+      while j < keep {
         let e = expf(row[j] - maximum)
         row[j] = e
         sum += e
+        j += 1
       }
       let inverse = 1 / sum
       for j in 0..<keep { row[j] *= inverse }

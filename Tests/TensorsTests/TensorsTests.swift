@@ -1,3 +1,54 @@
+import Foundation
 import Testing
 
 @testable import Tensors
+
+@Suite struct VectorMathTests {
+  @Test func expIsWithinTwoUlpOfTheLibrary() {
+    var worst: Float = 0
+    var x: Float = -87
+    while x < 88 {
+      let values = VectorMath.Vector((0..<8).map { x + Float($0) * 0.0137 })
+      let fast = VectorMath.exp(values)
+      for i in 0..<8 {
+        let exact = Foundation.exp(Double(values[i]))
+        let ulp = Double(Float(exact).ulp)
+        worst = max(worst, Float(abs(Double(fast[i]) - exact) / ulp))
+      }
+      x += 0.1093
+    }
+    #expect(worst <= 2, "worst error \(worst) ulp")
+    let edges = VectorMath.exp(VectorMath.Vector([-200, -88, 0, 1, -1, 89, 200, .infinity]))
+    #expect(edges[0] == 0 && edges[1] == 0 && edges[2] == 1)
+    #expect(edges[5] == .infinity && edges[6] == .infinity && edges[7] == .infinity)
+    #expect(abs(edges[3] - 2.7182817) < 1e-6)
+  }
+
+  @Test func siluGateMatchesTheDefinition() {
+    let rows = 3
+    let width = 13
+    var fused = (0..<(rows * 2 * width)).map { Float($0 % 17) / 3 - 2.5 }
+    var out = [Float](repeating: 0, count: rows * width)
+    fused.withUnsafeMutableBufferPointer { f in
+      out.withUnsafeMutableBufferPointer { o in
+        Kernels.siluGate(f.baseAddress!, out: o.baseAddress!, rows: rows, width: width)
+      }
+    }
+    for r in 0..<rows {
+      for c in 0..<width {
+        let g = Double(fused[r * 2 * width + c])
+        let u = Double(fused[r * 2 * width + width + c])
+        let expected = g / (1 + Foundation.exp(-g)) * u
+        #expect(abs(Double(out[r * width + c]) - expected) < 1e-5 * max(1, abs(expected)))
+      }
+    }
+  }
+
+  @Test func bf16RoundsToNearestEven() {
+    #expect(Numerics.bf16(from: 1.0) == 0x3F80)
+    #expect(Numerics.bf16(from: Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie to even
+    #expect(Numerics.bf16(from: Float(bitPattern: 0x3F81_8000)) == 0x3F82)  // tie to even
+    #expect(Numerics.bf16(from: Float(bitPattern: 0x3F80_8001)) == 0x3F81)
+    #expect(Numerics.float(fromBF16: 0xC000) == -2)
+  }
+}
