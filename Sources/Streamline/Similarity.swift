@@ -19,16 +19,22 @@ public struct SimilarityMatrix: Codable, Sendable, Equatable {
 }
 
 public enum Similarity {
-  /// Runs the model over `sequences` one layer at a time and accumulates the pairwise sums.
+  /// Runs the model over `sequences` one layer at a time and accumulates the pairwise sums over
+  /// the first `scoring` sequences (all by default); the others only go through the pass, for
+  /// `capture` to keep their states as training data.
   ///
   /// Every pair needs all earlier states of a token while a later one is computed, so the
   /// sequences go through in as many passes as it takes to keep the stored states within
   /// `memoryBudget` bytes (each pass reads the weights again; results are identical).
   public static func measure(
-    model: DecoderModel, sequences: [[Int]], memoryBudget: Int = 8 << 30,
-    onStates: ((Int, Tensor, Batch, [[Int]]) throws -> Void)? = nil,
+    model: DecoderModel, sequences: [[Int]], scoring: Int? = nil, memoryBudget: Int = 8 << 30,
+    capture: (
+      (_ state: Int, _ x: Tensor, _ batch: Batch, _ sequences: Range<Int>) throws -> Void
+    )? =
+      nil,
     progress: Progress? = nil
   ) throws -> SimilarityMatrix {
+    let scoring = scoring ?? sequences.count
     let layers = model.config.numLayers
     let width = model.config.hiddenSize
     let states = layers + 1
@@ -37,18 +43,21 @@ public enum Similarity {
     let perToken = states * width * MemoryLayout<Float>.size
     let rowsPerPass = max(1, memoryBudget / perToken)
     let groups = passes(sequences.map(\.count), rowsPerPass: rowsPerPass)
-    let tokens = sequences.reduce(0) { $0 + $1.count }
+    let tokens = sequences[..<scoring].reduce(0) { $0 + $1.count }
     var done = 0
     for group in groups {
       let slice = Array(sequences[group])
+      let scoredRows = sequences[group].prefix(max(0, scoring - group.lowerBound))
+        .reduce(0) { $0 + $1.count }
       // Unit vectors of every state so far, one per token: [state][rows, C].
       var units: [Tensor] = []
       try model.forward(
         slice,
         hiddenState: { index, x, batch in
-          try onStates?(index, x, batch, slice)
-          let unit = normalizedRows(x)
-          let rows = batch.rows
+          try capture?(index, x, batch, group)
+          guard scoredRows > 0 else { return }
+          let unit = normalizedRows(x, rows: scoredRows)
+          let rows = scoredRows
           for earlier in 0..<index {
             let (cos, ang) = sumsOfCosines(units[earlier], unit, rows: rows, columns: width)
             cosine[earlier][index] += cos
@@ -74,7 +83,7 @@ public enum Similarity {
       }
     }
     return SimilarityMatrix(
-      numLayers: layers, tokens: tokens, samples: sequences.count, cosine: cosine,
+      numLayers: layers, tokens: tokens, samples: scoring, cosine: cosine,
       angular: angular)
   }
 
@@ -83,11 +92,11 @@ public enum Similarity {
     Batch(lengths: lengths).chunks(rowLimit: rowsPerPass)
   }
 
-  /// Each row divided by its Euclidean norm (a zero row stays zero).
-  static func normalizedRows(_ x: Tensor) -> Tensor {
-    let out = Tensor(uninitialized: x.shape)
+  /// The first `rows` rows, each divided by its Euclidean norm (a zero row stays zero).
+  static func normalizedRows(_ x: Tensor, rows: Int) -> Tensor {
     let columns = x.columns
-    Parallel.chunks(x.rows, grain: 8) { range in
+    let out = Tensor(uninitialized: [rows, columns])
+    Parallel.chunks(rows, grain: 8) { range in
       for r in range {
         let row = x.row(r)
         let dst = out.row(r)
