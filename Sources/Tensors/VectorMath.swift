@@ -1,0 +1,34 @@
+/// Vectorised transcendental functions for the element-wise kernels.
+public enum VectorMath {
+  public typealias Vector = SIMD8<Float>
+
+  /// eˣ to within 2 ulp over the whole Float range: x = k·ln2 + r with |r| ≤ ln2/2 (ln2 split
+  /// in two for an exact reduction), a degree-6 polynomial for eʳ, and 2ᵏ built in the exponent
+  /// bits. Inputs below -88 flush to 0; above 88.7 overflow to infinity.
+  @inline(__always)
+  public static func exp(_ x: Vector) -> Vector {
+    let clamped = x.clamped(
+      lowerBound: Vector(repeating: -87.33654), upperBound: Vector(repeating: 88.72283))
+    let k = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+    var r = clamped - k * 0.693_145_751_953_125
+    r = r - k * 1.428_606_765_330_187_045e-6
+    var p = Vector(repeating: 1.987_569_150_0e-4)
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    p = p * r * r + r + 1
+    let bits = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(k)) &+ 127) &<< 23
+    var result = p * unsafeBitCast(bits, to: Vector.self)
+    result.replace(with: 0, where: x .< -87.33654)
+    result.replace(with: .infinity, where: x .> 88.72283)
+    return result
+  }
+
+  /// `x · σ(x)`, the SiLU activation.
+  @inline(__always)
+  public static func silu(_ x: Vector) -> Vector {
+    x / (1 + exp(-x))
+  }
+}
