@@ -50,17 +50,9 @@ public enum Attention {
             let last = min(t, first + queryBlock)
             let rows = last - first
             let width = p + last
-            // scores[rows, p + last] = q[first..<last] · [prefix keys; own keys 0..<last]ᵀ
-            if p > 0 {
-              MatMul.gemm(
-                transposeA: false, transposeB: true, m: rows, n: p, k: d,
-                a: q + first * stride, lda: stride, b: pk, ldb: stride, c: scores, ldc: width)
-            }
-            MatMul.gemm(
-              transposeA: false, transposeB: true, m: rows, n: last, k: d,
-              a: q + first * stride, lda: stride, b: k, ldb: stride, c: scores + p, ldc: width)
-            Kernels.causalSoftmax(
-              scores, rows: rows, columns: width, firstPosition: p + first, scale: scale)
+            probabilities(
+              q: q, k: k, prefixKeys: pk, prefix: p, first: first, last: last, stride: stride,
+              headDim: d, scale: scale, into: scores)
             // out[first..<last] = probabilities · [prefix values; own values]
             if p > 0 {
               MatMul.gemm(
@@ -76,6 +68,31 @@ public enum Attention {
         }
       }
     }
+  }
+}
+
+extension Attention {
+  /// `probabilities[rows, p + last]` for query rows `first..<last` of one head: the scores
+  /// `q[first..<last] · [prefix keys; own keys 0..<last]ᵀ`, causally soft-maxed. Shared by the
+  /// forward and the backward, which recomputes them.
+  @inline(__always)
+  static func probabilities(
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, prefixKeys pk: UnsafePointer<Float>,
+    prefix p: Int, first: Int, last: Int, stride: Int, headDim d: Int, scale: Float,
+    into scores: UnsafeMutablePointer<Float>
+  ) {
+    let rows = last - first
+    let width = p + last
+    if p > 0 {
+      MatMul.gemm(
+        transposeA: false, transposeB: true, m: rows, n: p, k: d,
+        a: q + first * stride, lda: stride, b: pk, ldb: stride, c: scores, ldc: width)
+    }
+    MatMul.gemm(
+      transposeA: false, transposeB: true, m: rows, n: last, k: d,
+      a: q + first * stride, lda: stride, b: k, ldb: stride, c: scores + p, ldc: width)
+    Kernels.causalSoftmax(
+      scores, rows: rows, columns: width, firstPosition: p + first, scale: scale)
   }
 }
 

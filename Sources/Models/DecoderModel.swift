@@ -91,7 +91,8 @@ public final class DecoderModel: @unchecked Sendable {
     return layer
   }
 
-  func head() throws -> (norm: Tensor, head: Linear) {
+  /// The final norm's weight and the LM head (the embedding matrix when they are tied).
+  public func head() throws -> (norm: Tensor, head: Linear) {
     if let residentHead { return residentHead }
     guard let folder else { preconditionFailure("random models hold their head") }
     let name = config.tieWordEmbeddings ? LlamaConfig.embeddingName : LlamaConfig.headName

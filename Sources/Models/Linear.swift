@@ -100,3 +100,61 @@ public final class Linear: @unchecked Sendable {
     }
   }
 }
+
+/// The gradient of a Linear layer's parameters, in the layout of the layer (`[out, in]`, and
+/// `[out]` when it has a bias).
+public final class LinearGradient: @unchecked Sendable {
+  public let weight: Tensor  // [out, in]
+  public let bias: Tensor?  // [out]
+
+  /// Zeros shaped like `linear`'s parameters.
+  public init(zerosFor linear: Linear) {
+    weight = Tensor(zeros: [linear.outFeatures, linear.inFeatures])
+    bias = linear.bias.map { Tensor(zeros: $0.shape) }
+  }
+
+  public func zero() {
+    weight.data.update(repeating: 0)
+    bias?.data.update(repeating: 0)
+  }
+
+  /// The gradient tensors, in the order `Linear.parameters` lists the parameters.
+  public var tensors: [Tensor] { [weight] + (bias.map { [$0] } ?? []) }
+}
+
+extension Linear {
+  /// The Float32 weight; training and backward passes compute in Float32.
+  public var f32Weight: Tensor {
+    guard case .f32(let w) = weight else {
+      preconditionFailure("backward passes need Float32 weights; load the layer with .f32")
+    }
+    return w
+  }
+
+  /// The trainable tensors: the weight, then the bias if there is one.
+  public var parameters: [Tensor] { [f32Weight] + (bias.map { [$0] } ?? []) }
+
+  /// Backward of `apply` for `y[rows, out] = x[rows, in]·Wᵀ + b`:
+  ///
+  ///     dx += dy · W          (when dx is given)
+  ///     dW += dyᵀ · x, db += Σ_rows dy   (when gradient is given)
+  ///
+  /// `x` is the input the forward saw.
+  public func backward(
+    x: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+    gradient: LinearGradient?, rows: Int
+  ) {
+    guard rows > 0 else { return }
+    let w = f32Weight
+    if let dx {
+      MatMul.linearInputGradient(dOut, w.pointer, dx, m: rows, n: outFeatures, k: inFeatures)
+    }
+    if let gradient {
+      MatMul.linearWeightGradient(
+        dOut, x, gradient.weight.pointer, m: rows, n: outFeatures, k: inFeatures)
+      if let db = gradient.bias {
+        Kernels.addBiasBackward(dOut, dBias: db.pointer, rows: rows, columns: outFeatures)
+      }
+    }
+  }
+}

@@ -251,36 +251,252 @@ public final class LlamaLayer: @unchecked Sendable {
 
   /// Runs the layer over `batch.rows` rows of the residual stream `x` (`[rows, C]`) in place.
   public func forward(_ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables) {
+    run(x, batch: batch, rope: rope, saving: nil)
+  }
+
+  /// `forward`, keeping what `backward` needs (about `4·C + (H + 2·KV)·D + H·D + 3·I` floats a
+  /// row). The computation is the same, so the output is identical.
+  public func forwardSaving(_ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables)
+    -> Activations
+  {
+    let saved = Activations(config: config, batch: batch)
+    saved.input.pointer.update(from: x, count: batch.rows * config.hiddenSize)
+    run(x, batch: batch, rope: rope, saving: saved)
+    return saved
+  }
+
+  /// The one implementation of the layer's math; with `saved`, intermediates go into its
+  /// buffers instead of temporaries.
+  func run(
+    _ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables, saving saved: Activations?
+  ) {
     let rows = batch.rows
     let c = config.hiddenSize
     let d = config.headDim
     let qkvWidth = config.queryWidth + 2 * config.keyValueWidth
 
     // Attention block.
-    let normed = Tensor(uninitialized: [rows, c])
+    let normed = saved?.normed ?? Tensor(uninitialized: [rows, c])
     Kernels.rmsNorm(
       x, weight: inputNorm.pointer, eps: config.rmsNormEps, out: normed.pointer, rows: rows,
       columns: c)
-    let qkvOut = Tensor(uninitialized: [rows, qkvWidth])
+    let qkvOut = saved?.qkv ?? Tensor(uninitialized: [rows, qkvWidth])
     qkv.apply(Linear.Input(normed.pointer), into: qkvOut.pointer, rows: rows)
     config.rope.apply(
       qkvOut.pointer, rowStride: qkvWidth, heads: config.numHeads + config.numKVHeads,
       positions: batch.positions, cos: rope.cos, sin: rope.sin)
-    let attended = Tensor(uninitialized: [rows, config.queryWidth])
+    let attended = saved?.attended ?? Tensor(uninitialized: [rows, config.queryWidth])
     Attention.forward(
       qkv: qkvOut.pointer, out: attended.pointer, batch: batch,
       heads: config.numHeads, kvHeads: config.numKVHeads, headDim: d)
     output.apply(Linear.Input(attended.pointer), into: x, rows: rows, accumulate: true)
+    saved?.residual.pointer.update(from: x, count: rows * c)
 
     // MLP block.
+    let postNormed = saved?.postNormed ?? normed
     Kernels.rmsNorm(
-      x, weight: postNorm.pointer, eps: config.rmsNormEps, out: normed.pointer, rows: rows,
+      x, weight: postNorm.pointer, eps: config.rmsNormEps, out: postNormed.pointer, rows: rows,
       columns: c)
-    let fused = Tensor(uninitialized: [rows, 2 * config.intermediateSize])
-    gateUp.apply(Linear.Input(normed.pointer), into: fused.pointer, rows: rows)
-    let activated = Tensor(uninitialized: [rows, config.intermediateSize])
+    let fused = saved?.fused ?? Tensor(uninitialized: [rows, 2 * config.intermediateSize])
+    gateUp.apply(Linear.Input(postNormed.pointer), into: fused.pointer, rows: rows)
+    let activated = saved?.activated ?? Tensor(uninitialized: [rows, config.intermediateSize])
     Kernels.siluGate(
       fused.pointer, out: activated.pointer, rows: rows, width: config.intermediateSize)
     down.apply(Linear.Input(activated.pointer), into: x, rows: rows, accumulate: true)
+  }
+
+  /// What the forward keeps for the backward.
+  public final class Activations: @unchecked Sendable {
+    public let batch: Batch
+    public let input: Tensor  // [rows, C] the layer's input x
+    public let normed: Tensor  // [rows, C] input_layernorm(x)
+    public let qkv: Tensor  // [rows, (H + 2·KV)·D] queries and keys rotated
+    public let attended: Tensor  // [rows, H·D] attention output, o_proj's input
+    public let residual: Tensor  // [rows, C] h = x + o_proj(...)
+    public let postNormed: Tensor  // [rows, C] post_attention_layernorm(h)
+    public let fused: Tensor  // [rows, 2·I] gate, then up
+    public let activated: Tensor  // [rows, I] silu(gate)·up, down_proj's input
+
+    init(config: LlamaConfig, batch: Batch) {
+      let rows = batch.rows
+      let c = config.hiddenSize
+      self.batch = batch
+      input = Tensor(uninitialized: [rows, c])
+      normed = Tensor(uninitialized: [rows, c])
+      qkv = Tensor(uninitialized: [rows, config.queryWidth + 2 * config.keyValueWidth])
+      attended = Tensor(uninitialized: [rows, config.queryWidth])
+      residual = Tensor(uninitialized: [rows, c])
+      postNormed = Tensor(uninitialized: [rows, c])
+      fused = Tensor(uninitialized: [rows, 2 * config.intermediateSize])
+      activated = Tensor(uninitialized: [rows, config.intermediateSize])
+    }
+  }
+
+  /// Backward of `forward`, in place on the residual-stream gradient like the forward on the
+  /// stream: `gradient` (`[rows, C]`) holds dL/d(output) on entry and dL/d(input) on exit.
+  /// Parameter gradients are *added* into `gradients`; with nil, only the input gradient is
+  /// computed (backpropagating through a frozen layer). Needs Float32 weights.
+  ///
+  ///     dh = dout + rms_norm'(h)ᵀ · gate_up'ᵀ · silu_gate'ᵀ · down'ᵀ · dout
+  ///     dx = dh + rms_norm'(x)ᵀ · qkv'ᵀ · rope'ᵀ · attention'ᵀ · o_proj'ᵀ · dh
+  public func backward(
+    _ saved: Activations, gradient g: UnsafeMutablePointer<Float>, into gradients: Gradients?,
+    rope: RopeTables
+  ) {
+    let batch = saved.batch
+    let rows = batch.rows
+    let c = config.hiddenSize
+    let width = config.intermediateSize
+    let qkvWidth = config.queryWidth + 2 * config.keyValueWidth
+
+    // MLP block: g becomes dL/dh.
+    let dActivated = Tensor(zeros: [rows, width])  // [rows, I]
+    down.backward(
+      x: saved.activated.pointer, dOut: g, dx: dActivated.pointer, gradient: gradients?.down,
+      rows: rows)
+    let dFused = Tensor(zeros: [rows, 2 * width])  // [rows, 2·I]
+    Kernels.siluGateBackward(
+      dActivated.pointer, fused: saved.fused.pointer, dFused: dFused.pointer, rows: rows,
+      width: width)
+    let dNormed = Tensor(zeros: [rows, c])  // [rows, C]
+    gateUp.backward(
+      x: saved.postNormed.pointer, dOut: dFused.pointer, dx: dNormed.pointer,
+      gradient: gradients?.gateUp, rows: rows)
+    Kernels.rmsNormBackward(
+      dNormed.pointer, x: saved.residual.pointer, weight: postNorm.pointer,
+      eps: config.rmsNormEps, dx: g, dWeight: gradients?.postNorm.pointer, rows: rows,
+      columns: c)
+
+    // Attention block: g becomes dL/dx.
+    let dAttended = Tensor(zeros: [rows, config.queryWidth])  // [rows, H·D]
+    output.backward(
+      x: saved.attended.pointer, dOut: g, dx: dAttended.pointer, gradient: gradients?.output,
+      rows: rows)
+    let dQKV = Tensor(zeros: [rows, qkvWidth])  // [rows, (H + 2·KV)·D]
+    Attention.backward(
+      qkv: saved.qkv.pointer, dOut: dAttended.pointer, dQKV: dQKV.pointer, batch: batch,
+      heads: config.numHeads, kvHeads: config.numKVHeads,
+      headDim: config.headDim)
+    config.rope.backward(
+      dQKV.pointer, rowStride: qkvWidth, heads: config.numHeads + config.numKVHeads,
+      positions: batch.positions, cos: rope.cos, sin: rope.sin)
+    dNormed.data.update(repeating: 0)
+    qkv.backward(
+      x: saved.normed.pointer, dOut: dQKV.pointer, dx: dNormed.pointer, gradient: gradients?.qkv,
+      rows: rows)
+    Kernels.rmsNormBackward(
+      dNormed.pointer, x: saved.input.pointer, weight: inputNorm.pointer,
+      eps: config.rmsNormEps, dx: g, dWeight: gradients?.inputNorm.pointer, rows: rows,
+      columns: c)
+  }
+
+  /// Recomputes the forward from the layer's input `x` (`[rows, C]`, left unchanged) and runs
+  /// the backward: `gradient` holds dL/d(output) on entry and dL/d(x) on exit. For layers whose
+  /// activations were not kept (frozen layers under the language-model loss).
+  public func backward(
+    input x: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
+    into gradients: Gradients?, batch: Batch, rope: RopeTables
+  ) {
+    let scratch = Tensor(uninitialized: [batch.rows, config.hiddenSize])  // [rows, C]
+    scratch.pointer.update(from: x, count: scratch.count)
+    let saved = forwardSaving(scratch.pointer, batch: batch, rope: rope)
+    backward(saved, gradient: gradient, into: gradients, rope: rope)
+  }
+
+  /// The trainable tensors in a fixed order (Float32 weights only), matching
+  /// `Gradients.tensors`.
+  public var parameters: [Tensor] {
+    [inputNorm] + qkv.parameters + output.parameters + [postNorm] + gateUp.parameters
+      + down.parameters
+  }
+
+  /// The parameters under their Hugging Face names (relative to the layer, e.g.
+  /// `self_attn.q_proj.weight`), as views into the stacked tensors, in `layerTensors` order.
+  public func namedParameters() -> [(
+    name: String, shape: [Int], values: UnsafeBufferPointer<Float>
+  )] {
+    Self.unstack(
+      config: config, inputNorm: inputNorm, qkv: (qkv.f32Weight, qkv.bias),
+      output: (output.f32Weight, output.bias), postNorm: postNorm,
+      gateUp: (gateUp.f32Weight, gateUp.bias), down: (down.f32Weight, down.bias))
+  }
+
+  /// The gradient of every parameter of a layer, shaped like the layer's (q/k/v and gate/up
+  /// stacked).
+  public final class Gradients: @unchecked Sendable {
+    public let config: LlamaConfig
+    public let inputNorm: Tensor  // [C]
+    public let qkv: LinearGradient  // [(H + 2·KV)·D, C] (+ bias)
+    public let output: LinearGradient  // [C, H·D] (+ bias)
+    public let postNorm: Tensor  // [C]
+    public let gateUp: LinearGradient  // [2·I, C] (+ bias)
+    public let down: LinearGradient  // [C, I] (+ bias)
+
+    /// Zeros shaped like `layer`'s parameters.
+    public init(zerosFor layer: LlamaLayer) {
+      config = layer.config
+      inputNorm = Tensor(zeros: layer.inputNorm.shape)
+      qkv = LinearGradient(zerosFor: layer.qkv)
+      output = LinearGradient(zerosFor: layer.output)
+      postNorm = Tensor(zeros: layer.postNorm.shape)
+      gateUp = LinearGradient(zerosFor: layer.gateUp)
+      down = LinearGradient(zerosFor: layer.down)
+    }
+
+    /// Every gradient tensor, in the order of `LlamaLayer.parameters`.
+    public var tensors: [Tensor] {
+      [inputNorm] + qkv.tensors + output.tensors + [postNorm] + gateUp.tensors + down.tensors
+    }
+
+    public func zero() {
+      for tensor in tensors { tensor.data.update(repeating: 0) }
+    }
+
+    /// The gradients under the parameters' Hugging Face names, as `namedParameters`.
+    public func named() -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
+      LlamaLayer.unstack(
+        config: config, inputNorm: inputNorm, qkv: (qkv.weight, qkv.bias),
+        output: (output.weight, output.bias), postNorm: postNorm,
+        gateUp: (gateUp.weight, gateUp.bias), down: (down.weight, down.bias))
+    }
+  }
+
+  /// Splits stacked q/k/v and gate/up tensors back into Hugging Face's tensors, ordered as
+  /// `LlamaConfig.layerTensors` lists them.
+  static func unstack(
+    config: LlamaConfig, inputNorm: Tensor, qkv: (Tensor, Tensor?), output: (Tensor, Tensor?),
+    postNorm: Tensor, gateUp: (Tensor, Tensor?), down: (Tensor, Tensor?)
+  ) -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
+    let c = config.hiddenSize
+    var found: [String: UnsafeBufferPointer<Float>] = [:]
+    func split(_ tensor: Tensor, _ names: [String], rows: [Int], columns: Int) {
+      var offset = 0
+      for (name, count) in zip(names, rows) {
+        found[name] = UnsafeBufferPointer(start: tensor.pointer + offset, count: count * columns)
+        offset += count * columns
+      }
+    }
+    let attention = ["q_proj", "k_proj", "v_proj"].map { "self_attn." + $0 }
+    let qkvRows = [config.queryWidth, config.keyValueWidth, config.keyValueWidth]
+    let mlp = ["mlp.gate_proj", "mlp.up_proj"]
+    let i = config.intermediateSize
+    split(inputNorm, ["input_layernorm.weight"], rows: [c], columns: 1)
+    split(qkv.0, attention.map { $0 + ".weight" }, rows: qkvRows, columns: c)
+    if let bias = qkv.1 { split(bias, attention.map { $0 + ".bias" }, rows: qkvRows, columns: 1) }
+    split(output.0, ["self_attn.o_proj.weight"], rows: [c], columns: config.queryWidth)
+    if let bias = output.1 { split(bias, ["self_attn.o_proj.bias"], rows: [c], columns: 1) }
+    split(postNorm, ["post_attention_layernorm.weight"], rows: [c], columns: 1)
+    split(gateUp.0, mlp.map { $0 + ".weight" }, rows: [i, i], columns: c)
+    if let bias = gateUp.1 { split(bias, mlp.map { $0 + ".bias" }, rows: [i, i], columns: 1) }
+    split(down.0, ["mlp.down_proj.weight"], rows: [c], columns: i)
+    if let bias = down.1 { split(bias, ["mlp.down_proj.bias"], rows: [c], columns: 1) }
+    let prefix = LlamaConfig.layerPrefix(0)
+    return config.layerTensors(0).map { entry in
+      let name = String(entry.name.dropFirst(prefix.count))
+      guard let values = found[name] else {
+        preconditionFailure("layer tensor \(name) has no stacked counterpart")
+      }
+      return (name, entry.shape, values)
+    }
   }
 }

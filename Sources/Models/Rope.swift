@@ -92,4 +92,15 @@ public struct Rope: Sendable, Equatable {
       }
     }
   }
+
+  /// Backward of `apply`: the rotation is orthogonal, so the gradient of its input is the
+  /// gradient of its output rotated back (the inverse rotation), in place.
+  public func backward(
+    _ gradient: UnsafeMutablePointer<Float>, rowStride: Int, heads: Int, positions: [Int],
+    cos: UnsafePointer<Float>, sin: UnsafePointer<Float>
+  ) {
+    apply(
+      gradient, rowStride: rowStride, heads: heads, positions: positions, cos: cos, sin: sin,
+      inverse: true)
+  }
 }

@@ -13,22 +13,28 @@ public enum Kernels {
       for r in range {
         let row = x + r * columns
         let dst = out + r * columns
-        var sums = VectorMath.Vector()
-        var c = 0
-        while c + 8 <= columns {
-          let v = UnsafeRawPointer(row + c).loadUnaligned(as: VectorMath.Vector.self)
-          sums += v * v
-          c += 8
-        }
-        var sum = sums.sum()
-        while c < columns {
-          sum += row[c] * row[c]
-          c += 1
-        }
-        let scale = 1 / (sum / Float(columns) + eps).squareRoot()
+        let scale = inverseRMS(row, columns: columns, eps: eps)
         for c in 0..<columns { dst[c] = weight[c] * (row[c] * scale) }
       }
     }
+  }
+
+  /// `1 / sqrt(mean(row²) + eps)`, RMSNorm's scale of one row (shared with its backward).
+  @inline(__always)
+  static func inverseRMS(_ row: UnsafePointer<Float>, columns: Int, eps: Float) -> Float {
+    var sums = VectorMath.Vector()
+    var c = 0
+    while c + 8 <= columns {
+      let v = UnsafeRawPointer(row + c).loadUnaligned(as: VectorMath.Vector.self)
+      sums += v * v
+      c += 8
+    }
+    var sum = sums.sum()
+    while c < columns {
+      sum += row[c] * row[c]
+      c += 1
+    }
+    return 1 / (sum / Float(columns) + eps).squareRoot()
   }
 
   /// `out[r, c] = silu(gate[r, c]) · up[r, c]` where gate and up are the two halves of each row

@@ -44,6 +44,28 @@ public enum MatMul {
     precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
   }
 
+  /// The Linear layer's input gradient: `dx[m, k] (+)= dy[m, n] · w[n, k]`, the Float32 weight
+  /// in its `[out, in]` layout read as it is stored.
+  public static func linearInputGradient(
+    _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, accumulate: Bool = true
+  ) {
+    gemm(
+      transposeA: false, transposeB: false, m: m, n: k, k: n, a: dy, lda: n, b: w, ldb: k,
+      beta: accumulate ? 1 : 0, c: dx, ldc: k)
+  }
+
+  /// The Linear layer's weight gradient: `dw[n, k] += dy[m, n]ᵀ · x[m, k]`, summed over the m
+  /// rows of a batch into the `[out, in]` layout of the weight.
+  public static func linearWeightGradient(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int
+  ) {
+    gemm(
+      transposeA: true, transposeB: false, m: n, n: k, k: m, a: dy, lda: n, b: x, ldb: k,
+      beta: 1, c: dw, ldc: k)
+  }
+
   /// Whether this CPU runs bf16 products natively (AVX-512 BF16 or AMX); elsewhere oneDNN
   /// emulates them slowly.
   public static var nativeBF16: Bool {

@@ -1,0 +1,155 @@
+import Foundation
+import Tensors
+
+extension Attention {
+  /// Backward of `forward`. For one head, with `S = q·kᵀ`, `P = causalSoftmax(scale · S)` and
+  /// `O = P·v` (keys and values being the prefix's rows, if any, then the sequence's own):
+  ///
+  ///     dP = dO·vᵀ      dV += Pᵀ·dO
+  ///     dS = scale · P ⊙ (dP − rowsum(P ⊙ dP))
+  ///     dQ += dS·k      dK += dSᵀ·q
+  ///
+  /// The probabilities are recomputed block by block by the forward's own code, so nothing of
+  /// size `[T, T]` is stored (a 512-token sequence needs two `[128, 512]` blocks per worker).
+  /// Key and value heads shared by a group of query heads, and a prefix's rows shared by its
+  /// continuations, sum several gradients: tasks go by (sequence with its continuations,
+  /// key-value head), so no two threads write the same rows.
+  ///
+  /// `qkv` is the forward's input `[rows, (H + 2·KV)·D]` (rotated queries and keys); `dOut` is
+  /// `[rows, H·D]`; gradients are *added* into `dQKV`, laid out like `qkv`.
+  public static func backward(
+    qkv: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dQKV: UnsafeMutablePointer<Float>,
+    batch: Batch, heads: Int, kvHeads: Int, headDim d: Int
+  ) {
+    let stride = (heads + 2 * kvHeads) * d
+    let outStride = heads * d
+    let group = heads / kvHeads
+    let scale = 1 / Float(d).squareRoot()
+    let segments = batch.segments
+    // Each sequence that continues none, followed by those that continue it.
+    var families: [[Int]] = []
+    var family: [Int: Int] = [:]
+    for (s, prefix) in batch.prefixes.enumerated() where prefix == nil {
+      family[s] = families.count
+      families.append([s])
+    }
+    for (s, prefix) in batch.prefixes.enumerated() {
+      if let prefix { families[family[prefix]!].append(s) }
+    }
+    let widest =
+      segments.indices.map { s in
+        segments[s].count + (batch.prefixes[s].map { segments[$0].count } ?? 0)
+      }.max() ?? 0
+    let tasks = families.count * kvHeads
+    let blockSize = max(1, queryBlock * widest)
+
+    func run(
+      task: Int, probabilities P: UnsafeMutablePointer<Float>,
+      dProbabilities dP: UnsafeMutablePointer<Float>
+    ) {
+      let kv = task % kvHeads
+      for s in families[task / kvHeads] {
+        let own = segments[s]
+        let prefix = batch.prefixes[s].map { segments[$0] } ?? 0..<0
+        let t = own.count
+        let p = prefix.count
+        let ownBase = own.lowerBound * stride
+        let prefixBase = prefix.lowerBound * stride
+        let k = qkv + ownBase + (heads + kv) * d  // [t, D], row stride `stride`
+        let v = qkv + ownBase + (heads + kvHeads + kv) * d  // [t, D]
+        let pk = qkv + prefixBase + (heads + kv) * d  // [p, D]
+        let pv = qkv + prefixBase + (heads + kvHeads + kv) * d  // [p, D]
+        let dk = dQKV + ownBase + (heads + kv) * d  // [t, D]
+        let dv = dQKV + ownBase + (heads + kvHeads + kv) * d  // [t, D]
+        let dpk = dQKV + prefixBase + (heads + kv) * d  // [p, D]
+        let dpv = dQKV + prefixBase + (heads + kvHeads + kv) * d  // [p, D]
+        for h in (kv * group)..<((kv + 1) * group) {
+          let q = qkv + ownBase + h * d  // [t, D]
+          let dq = dQKV + ownBase + h * d  // [t, D]
+          let dO = dOut + own.lowerBound * outStride + h * d  // [t, D], row stride H·D
+          var first = 0
+          while first < t {
+            let last = min(t, first + queryBlock)
+            let rows = last - first
+            let width = p + last
+            let qb = q + first * stride  // [rows, D]
+            let dqb = dq + first * stride  // [rows, D]
+            let dOb = dO + first * outStride  // [rows, D]
+            // P[rows, width], exactly as the forward computes it.
+            probabilities(
+              q: q, k: k, prefixKeys: pk, prefix: p, first: first, last: last, stride: stride,
+              headDim: d, scale: scale, into: P)
+            // dP[rows, width] = dO · [prefix values; own values 0..<last]ᵀ
+            if p > 0 {
+              MatMul.gemm(
+                transposeA: false, transposeB: true, m: rows, n: p, k: d, a: dOb,
+                lda: outStride, b: pv, ldb: stride, c: dP, ldc: width)
+            }
+            MatMul.gemm(
+              transposeA: false, transposeB: true, m: rows, n: last, k: d, a: dOb,
+              lda: outStride, b: v, ldb: stride, c: dP + p, ldc: width)
+            // [dpv; dv[0..<last]] += Pᵀ · dO
+            if p > 0 {
+              MatMul.gemm(
+                transposeA: true, transposeB: false, m: p, n: d, k: rows, a: P, lda: width,
+                b: dOb, ldb: outStride, beta: 1, c: dpv, ldc: stride)
+            }
+            MatMul.gemm(
+              transposeA: true, transposeB: false, m: last, n: d, k: rows, a: P + p, lda: width,
+              b: dOb, ldb: outStride, beta: 1, c: dv, ldc: stride)
+            // dS[rows, width] (raw scores), in place of dP.
+            Kernels.causalSoftmaxBackward(
+              dP, probabilities: P, rows: rows, columns: width, firstPosition: p + first,
+              scale: scale)
+            // dq[first..<last] += dS · [prefix keys; own keys 0..<last]
+            if p > 0 {
+              MatMul.gemm(
+                transposeA: false, transposeB: false, m: rows, n: d, k: p, a: dP, lda: width,
+                b: pk, ldb: stride, beta: 1, c: dqb, ldc: stride)
+            }
+            MatMul.gemm(
+              transposeA: false, transposeB: false, m: rows, n: d, k: last, a: dP + p,
+              lda: width, b: k, ldb: stride, beta: 1, c: dqb, ldc: stride)
+            // [dpk; dk[0..<last]] += dSᵀ · q[first..<last]
+            if p > 0 {
+              MatMul.gemm(
+                transposeA: true, transposeB: false, m: p, n: d, k: rows, a: dP, lda: width,
+                b: qb, ldb: stride, beta: 1, c: dpk, ldc: stride)
+            }
+            MatMul.gemm(
+              transposeA: true, transposeB: false, m: last, n: d, k: rows, a: dP + p,
+              lda: width, b: qb, ldb: stride, beta: 1, c: dk, ldc: stride)
+            first = last
+          }
+        }
+      }
+    }
+
+    guard tasks > 0 else { return }
+    if tasks < Parallel.cores {
+      // Too few tasks to spread: one after another, each product threaded by oneDNN.
+      let P = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      let dP = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      defer {
+        P.deallocate()
+        dP.deallocate()
+      }
+      for task in 0..<tasks { run(task: task, probabilities: P, dProbabilities: dP) }
+      return
+    }
+    let next = TaskCounter()
+    DispatchQueue.concurrentPerform(iterations: Parallel.cores) { _ in
+      let P = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      let dP = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      defer {
+        P.deallocate()
+        dP.deallocate()
+      }
+      OpenMP.singleThreaded {
+        while let task = next.take(below: tasks) {
+          run(task: task, probabilities: P, dProbabilities: dP)
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,200 @@
+import Foundation
+
+/// The backward of each kernel in `Kernels`, paired with it, and the losses that start a
+/// backward pass.
+///
+/// Convention (as in llm.c): a backward *adds* into the gradients it produces (`+=`); callers
+/// zero gradient buffers explicitly. Exceptions say so (cross-entropy writes its gradient so it
+/// can overwrite the logits in place).
+extension Kernels {
+  /// Backward of `rmsNorm`: with `s = 1 / sqrt(mean(x²) + eps)` and `g = dOut · weight`,
+  ///
+  ///     dx      += s · g − s³ · x · mean(g · x)
+  ///     dWeight += Σ_rows dOut · x · s
+  ///
+  /// `s` is recomputed from x (one pass, cheaper than storing it). `dx` may be nil when only the
+  /// weight's gradient is wanted, `dWeight` when the weight is frozen.
+  public static func rmsNormBackward(
+    _ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    eps: Float, dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+    rows: Int, columns: Int
+  ) {
+    columnSums(rows: rows, columns: columns, into: dWeight) { range, partial in
+      for r in range {
+        let row = x + r * columns  // [C]
+        let d = dOut + r * columns  // [C]
+        let scale = inverseRMS(row, columns: columns, eps: eps)
+        if let dx {
+          let dst = dx + r * columns  // [C]
+          var dot: Float = 0
+          for c in 0..<columns { dot += d[c] * weight[c] * row[c] }
+          let correction = scale * scale * scale * dot / Float(columns)
+          for c in 0..<columns {
+            dst[c] += scale * d[c] * weight[c] - correction * row[c]
+          }
+        }
+        if let partial {
+          for c in 0..<columns { partial[c] += d[c] * row[c] * scale }
+        }
+      }
+    }
+  }
+
+  /// Backward of `siluGate`: `a = silu(g) · u` with `silu(g) = g·σ(g)`, so
+  ///
+  ///     dg += da · u · σ(g) · (1 + g · (1 − σ(g)))
+  ///     du += da · silu(g)
+  ///
+  /// `fused` and `dFused` are `[rows, 2 · width]` (gate half, then up half); `dOut` is
+  /// `[rows, width]`.
+  public static func siluGateBackward(
+    _ dOut: UnsafePointer<Float>, fused: UnsafePointer<Float>,
+    dFused: UnsafeMutablePointer<Float>, rows: Int, width: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
+      for r in range {
+        let gate = fused + r * 2 * width  // [I]
+        let up = gate + width  // [I]
+        let dGate = dFused + r * 2 * width  // [I]
+        let dUp = dGate + width  // [I]
+        let d = dOut + r * width  // [I]
+        for c in 0..<width {
+          let g = gate[c]
+          let sigmoid = 1 / (1 + expf(-g))
+          dGate[c] += d[c] * up[c] * sigmoid * (1 + g * (1 - sigmoid))
+          dUp[c] += d[c] * g * sigmoid
+        }
+      }
+    }
+  }
+
+  /// Backward of `addBias`: `dBias[c] += Σ_rows dOut[r, c]`.
+  public static func addBiasBackward(
+    _ dOut: UnsafePointer<Float>, dBias: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+  ) {
+    columnSums(rows: rows, columns: columns, into: dBias) { range, partial in
+      for r in range {
+        let d = dOut + r * columns  // [C]
+        for c in 0..<columns { partial![c] += d[c] }
+      }
+    }
+  }
+
+  /// Backward of `causalSoftmax`, in place: `gradient` holds dL/dprobabilities on entry and
+  /// dL/dscores (the raw scores, before `scale`) on exit:
+  ///
+  ///     dScores = scale · p · (dp − Σ_j p_j · dp_j)
+  ///
+  /// Masked columns get zero. One thread, like the forward.
+  public static func causalSoftmaxBackward(
+    _ gradient: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>, rows: Int,
+    columns: Int, firstPosition: Int, scale: Float
+  ) {
+    for r in 0..<rows {
+      let p = probabilities + r * columns  // [columns]
+      let d = gradient + r * columns  // [columns]
+      let keep = min(columns, firstPosition + r + 1)
+      var dot: Float = 0
+      for j in 0..<keep { dot += p[j] * d[j] }
+      for j in 0..<keep { d[j] = scale * p[j] * (d[j] - dot) }
+      for j in keep..<columns { d[j] = 0 }
+    }
+  }
+
+  /// Mean squared error over `count` values, `mean((prediction − target)²)` as
+  /// `torch.nn.functional.mse_loss` computes it; with `gradient`,
+  /// `gradient += scale · 2 · (prediction − target) / count` (`scale` being dL/dmse, e.g. 1, or
+  /// 1/steps under gradient accumulation). The sum is taken in Double.
+  @discardableResult
+  public static func mseLoss(
+    _ prediction: UnsafePointer<Float>, target: UnsafePointer<Float>, count: Int,
+    gradient: UnsafeMutablePointer<Float>? = nil, scale: Float = 1
+  ) -> Double {
+    guard count > 0 else { return 0 }
+    let parts = min(Parallel.cores, max(1, count / (1 << 15)))
+    let step = (count + parts - 1) / parts
+    let sums = UnsafeMutableBufferPointer<Double>.allocate(capacity: parts)
+    defer { sums.deallocate() }
+    let factor = scale * 2 / Float(count)
+    DispatchQueue.concurrentPerform(iterations: parts) { p in
+      var sum: Double = 0
+      for i in (p * step)..<min(count, (p + 1) * step) {
+        let difference = prediction[i] - target[i]
+        sum += Double(difference) * Double(difference)
+        if let gradient { gradient[i] += factor * difference }
+      }
+      sums[p] = sum
+    }
+    return sums.reduce(0, +) / Double(count)
+  }
+
+  /// Cross-entropy of `rows` rows of logits `[rows, vocabulary]` against `targets` (one per
+  /// row; a negative target marks a row that predicts nothing and is skipped). Returns the
+  /// *sum* of the rows' negative log-likelihoods (in nats, Double) and how many rows counted.
+  ///
+  /// With `gradient` it **writes** `gradient[r] = scale · (softmax(logits[r]) − onehot)` (zero
+  /// for skipped rows); `gradient` may be `logits` itself, to overwrite the logits in place.
+  /// For the mean over predicted tokens, pass `scale = 1 / (tokens predicted in the batch)`.
+  public static func crossEntropy(
+    _ logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocabulary: Int,
+    gradient: UnsafeMutablePointer<Float>? = nil, scale: Float = 1
+  ) -> (loss: Double, count: Int) {
+    guard rows > 0 else { return (0, 0) }
+    let parts = min(Parallel.cores, max(1, rows * vocabulary / (1 << 15)), rows)
+    let step = (rows + parts - 1) / parts
+    let sums = UnsafeMutableBufferPointer<(Double, Int)>.allocate(capacity: parts)
+    defer { sums.deallocate() }
+    DispatchQueue.concurrentPerform(iterations: parts) { p in
+      var loss: Double = 0
+      var count = 0
+      for r in (p * step)..<min(rows, (p + 1) * step) {
+        let row = logits + r * vocabulary  // [V]
+        let target = targets[r]
+        guard target >= 0 else {
+          gradient?.advanced(by: r * vocabulary).update(repeating: 0, count: vocabulary)
+          continue
+        }
+        precondition(target < vocabulary, "target \(target) outside a vocabulary of \(vocabulary)")
+        var maximum = -Float.infinity
+        for j in 0..<vocabulary { maximum = max(maximum, row[j]) }
+        var sum: Float = 0
+        for j in 0..<vocabulary { sum += expf(row[j] - maximum) }
+        let logSum = maximum + logf(sum)
+        loss += Double(logSum - row[target])
+        count += 1
+        if let gradient {
+          let dst = gradient + r * vocabulary  // [V]
+          let inverse = 1 / sum
+          for j in 0..<vocabulary { dst[j] = scale * expf(row[j] - maximum) * inverse }
+          dst[target] -= scale
+        }
+      }
+      sums[p] = (loss, count)
+    }
+    return sums.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
+  }
+
+  /// Row-parallel work that also sums per-column values over the rows: each part adds into its
+  /// own zeroed `[columns]` partial, and the partials are added into `destination` in a fixed
+  /// order (deterministic for a given core count). With no destination, `partial` is nil.
+  static func columnSums(
+    rows: Int, columns: Int, into destination: UnsafeMutablePointer<Float>?,
+    _ body: (Range<Int>, UnsafeMutablePointer<Float>?) -> Void
+  ) {
+    guard rows > 0 else { return }
+    let parts = min(Parallel.cores, max(1, rows / max(1, 16384 / max(columns, 1))))
+    let step = (rows + parts - 1) / parts
+    let partials: UnsafeMutablePointer<Float>? =
+      destination == nil ? nil : .allocate(capacity: parts * columns)  // [parts, C]
+    defer { partials?.deallocate() }
+    partials?.initialize(repeating: 0, count: parts * columns)
+    DispatchQueue.concurrentPerform(iterations: parts) { p in
+      let range = (p * step)..<min(rows, (p + 1) * step)
+      if !range.isEmpty { body(range, partials.map { $0 + p * columns }) }
+    }
+    guard let destination, let partials else { return }
+    for p in 0..<parts {
+      for c in 0..<columns { destination[c] += partials[p * columns + c] }
+    }
+  }
+}

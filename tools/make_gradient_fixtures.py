@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Dump PyTorch autograd gradients of decoder layers, the LM loss and AdamW steps as fixtures.
+
+Run from the repository root with torch, transformers and safetensors installed (after
+tools/make_model_fixtures.py, whose checkpoints it reads); the outputs are committed under
+Tests/Fixtures/gradients and the Swift tests compare against them (CI never needs Python):
+
+    python tools/make_gradient_fixtures.py [--out Tests/Fixtures/gradients]
+
+Files:
+
+- `layer-VARIANT.safetensors`: decoder layer LAYER of Tests/Fixtures/models/VARIANT, run by
+  transformers' own decoder-layer class (eager attention, the model's rotary embedding at
+  positions 0..T-1, additive causal mask) on two sequences laid end to end. Tensors: `x`
+  [rows, C] the layer input, `target` [rows, C], `output` [rows, C], `grad.input` [rows, C], and
+  `grad.NAME` for every parameter under its Hugging Face name relative to the layer (e.g.
+  `grad.self_attn.q_proj.weight`). Loss = mean squared error over all rows and channels
+  (`F.mse_loss`). Metadata: `layer`, `lengths` ("7,12"; llama-gqa adds a sequence longer than
+  attention's 128-row query blocks), `loss`.
+- `lm-VARIANT.safetensors`: final norm + lm_head + cross-entropy (mean over predicted tokens,
+  each sequence's last row predicting nothing) on a random residual stream. Tensors: `x`,
+  `targets` (I64, -1 = no prediction), `grad.input`, `grad.norm`, `grad.lm_head`. Metadata:
+  `lengths`, `loss`, `count`.
+- `optimizer.safetensors`: AdamW (torch.optim.AdamW) with clip_grad_norm_ and transformers'
+  get_cosine_with_min_lr_schedule_with_warmup over a few steps. Tensors: `param.I` initial,
+  `grad.S.I` gradient of step S before clipping, `after.S.I` parameter after step S,
+  `schedule` (F64) the learning rate of steps 0..TOTAL. Metadata: the settings and, per step,
+  `norm.S` (total norm returned by clip_grad_norm_) and `lr.S`.
+
+Gradients are computed in Float64 (eager attention still takes its softmax in Float32) and
+stored as Float32, so they are references for a Float32 implementation, not copies of one.
+"""
+import argparse
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from transformers import AutoModelForCausalLM
+from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup
+
+LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope"]
+LM_VARIANTS = ["llama-gqa", "llama-tied"]
+LENGTHS = [7, 12]
+# One case runs past attention's 128-row query blocks.
+LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
+LAYER = 1
+
+
+def load(models, variant):
+    model = AutoModelForCausalLM.from_pretrained(
+        os.path.join(models, variant), dtype=torch.float64, attn_implementation="eager")
+    model.eval()
+    return model
+
+
+def causal_mask(t):
+    return torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)[None, None]
+
+
+def layer_case(models, variant, seed):
+    lengths = LAYER_LENGTHS.get(variant, LENGTHS)
+    model = load(models, variant)
+    layer = model.model.layers[LAYER]
+    c = model.config.hidden_size
+    g = torch.Generator().manual_seed(seed)
+    rows = sum(lengths)
+    x = torch.randn(rows, c, generator=g, dtype=torch.float64)
+    target = x + 0.5 * torch.randn(rows, c, generator=g, dtype=torch.float64)
+    x.requires_grad_(True)
+    outputs = []
+    start = 0
+    for t in lengths:
+        xs = x[start:start + t][None]
+        positions = torch.arange(t)[None]
+        cos, sin = model.model.rotary_emb(xs, positions)
+        out = layer(xs, attention_mask=causal_mask(t), position_ids=positions,
+                    position_embeddings=(cos, sin))
+        out = out[0] if isinstance(out, tuple) else out
+        outputs.append(out[0])
+        start += t
+    output = torch.cat(outputs)
+    loss = F.mse_loss(output, target)
+    loss.backward()
+    tensors = {"x": x.detach(), "target": target, "output": output.detach(),
+               "grad.input": x.grad}
+    for name, p in layer.named_parameters():
+        tensors["grad." + name] = p.grad
+    tensors = {k: v.float().contiguous() for k, v in tensors.items()}
+    meta = {"layer": str(LAYER), "lengths": ",".join(map(str, lengths)), "loss": repr(loss.item())}
+    return tensors, meta
+
+
+def lm_case(models, variant, seed):
+    model = load(models, variant)
+    c = model.config.hidden_size
+    v = model.config.vocab_size
+    g = torch.Generator().manual_seed(seed)
+    rows = sum(LENGTHS)
+    x = torch.randn(rows, c, generator=g, dtype=torch.float64).requires_grad_(True)
+    targets = torch.randint(0, v, (rows,), generator=g)
+    start = 0
+    for t in LENGTHS:
+        targets[start + t - 1] = -1  # each sequence's last row predicts nothing
+        start += t
+    logits = model.lm_head(model.model.norm(x))
+    loss = F.cross_entropy(logits, targets, ignore_index=-1)
+    loss.backward()
+    tensors = {"x": x.detach().float(), "targets": targets.to(torch.int64),
+               "grad.input": x.grad.float(), "grad.norm": model.model.norm.weight.grad.float(),
+               "grad.lm_head": model.lm_head.weight.grad.float()}
+    meta = {"lengths": ",".join(map(str, LENGTHS)), "loss": repr(loss.item()),
+            "count": str(int((targets >= 0).sum()))}
+    return {k: t.contiguous() for k, t in tensors.items()}, meta
+
+
+def optimizer_case(seed):
+    g = torch.Generator().manual_seed(seed)
+    settings = dict(lr=0.05, min_lr=0.01, weight_decay=0.1, betas=(0.9, 0.999), eps=1e-8,
+                    max_norm=1.0, warmup=2, total=6, steps=5)
+    params = [torch.randn(4, 6, generator=g), torch.randn(5, generator=g)]
+    tensors = {f"param.{i}": p.clone() for i, p in enumerate(params)}
+    params = [torch.nn.Parameter(p) for p in params]
+    optimizer = torch.optim.AdamW(params, lr=settings["lr"], betas=settings["betas"],
+                                  eps=settings["eps"], weight_decay=settings["weight_decay"])
+    scheduler = get_cosine_with_min_lr_schedule_with_warmup(
+        optimizer, num_warmup_steps=settings["warmup"], num_training_steps=settings["total"],
+        min_lr=settings["min_lr"])
+    meta = {k: repr(v) for k, v in settings.items() if k != "betas"}
+    meta["beta1"], meta["beta2"] = repr(settings["betas"][0]), repr(settings["betas"][1])
+    for s in range(settings["steps"]):
+        # Step 3's gradients are small, so clipping leaves them alone.
+        size = 0.01 if s == 3 else 1.0
+        for i, p in enumerate(params):
+            p.grad = size * torch.randn(p.shape, generator=g)
+            tensors[f"grad.{s}.{i}"] = p.grad.clone()
+        meta[f"lr.{s}"] = repr(optimizer.param_groups[0]["lr"])
+        norm = torch.nn.utils.clip_grad_norm_(params, settings["max_norm"])
+        meta[f"norm.{s}"] = repr(float(norm))
+        optimizer.step()
+        scheduler.step()
+        for i, p in enumerate(params):
+            tensors[f"after.{s}.{i}"] = p.detach().clone()
+    # The schedule alone, over its whole length and past it.
+    probe = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2e-4)
+    long = get_cosine_with_min_lr_schedule_with_warmup(
+        probe, num_warmup_steps=10, num_training_steps=100, min_lr=5e-5)
+    rates = []
+    for _ in range(101):
+        rates.append(probe.param_groups[0]["lr"])
+        probe.step()
+        long.step()
+    tensors["schedule"] = torch.tensor(rates, dtype=torch.float64)
+    return {k: t.contiguous() for k, t in tensors.items()}, meta
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="Tests/Fixtures/models")
+    parser.add_argument("--out", default="Tests/Fixtures/gradients")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for seed, variant in enumerate(LAYER_VARIANTS):
+        tensors, meta = layer_case(args.models, variant, 100 + seed)
+        save_file(tensors, os.path.join(args.out, f"layer-{variant}.safetensors"), metadata=meta)
+        print("layer", variant, meta["loss"])
+    for seed, variant in enumerate(LM_VARIANTS):
+        tensors, meta = lm_case(args.models, variant, 200 + seed)
+        save_file(tensors, os.path.join(args.out, f"lm-{variant}.safetensors"), metadata=meta)
+        print("lm", variant, meta["loss"])
+    tensors, meta = optimizer_case(300)
+    save_file(tensors, os.path.join(args.out, "optimizer.safetensors"), metadata=meta)
+    print("optimizer", {k: v for k, v in meta.items() if k.startswith("norm")})
+
+
+if __name__ == "__main__":
+    main()
