@@ -43,7 +43,8 @@ let package = Package(
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: settings),
     .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: settings),
     .testTarget(
-      name: "StreamlineTests", dependencies: ["Streamline", "Models", "Checkpoint", "Tokenizers"],
+      name: "StreamlineTests",
+      dependencies: ["Streamline", "Models", "Checkpoint", "Tokenizers", "Tensors"],
       swiftSettings: settings),
   ]
 )

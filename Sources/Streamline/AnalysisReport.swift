@@ -198,8 +198,9 @@ public enum AnalysisReport {
         "k = \(sizes[index])\(sizes[index] == analysis.blockSize ? " (analysed)" : "")",
         x: left + plotWidth + 46, y: legendY, size: 11)
     }
-    if analysis.blockSize <= sizes.count, analysis.metric != .bi {
-      let block = analysis.blocks[analysis.chosen.start]
+    if analysis.blockSize <= sizes.count, analysis.metric != .bi,
+      let block = analysis.blocks.first(where: { $0.start == analysis.chosen.start })
+    {
       svg.circle(
         x: xScale(Double(block.start)), y: yScale(block.cosine), r: 7, fill: "none",
         stroke: "#e41a1c")

@@ -17,8 +17,25 @@ public enum ImportanceMetric: String, Codable, Sendable, CaseIterable {
 public enum ReplacementKind: String, Codable, Sendable, CaseIterable {
   /// Plain removal: a block of n layers goes.
   case none
-  /// One decoder layer of the model's own architecture replaces a block of n + 1 layers.
+  /// One decoder layer of the model's own architecture, trained, replaces a block of n + 1
+  /// layers (initialised from the block's first layer).
   case layer
+  /// A pre-norm gated MLP with a residual, trained, replaces a block of n + 1 layers; it is
+  /// written as a decoder layer whose attention output projection is zero.
+  case ffn
+  /// Training-free (ReplaceMe): a block of n layers goes and a least-squares linear map is
+  /// folded into the `down_proj` of the layer before it.
+  case linear
+
+  /// Layers in the scored block when the output has `n` layers fewer.
+  public func blockWidth(removing n: Int) -> Int {
+    self == .layer || self == .ffn ? n + 1 : n
+  }
+
+  /// The first state a block may start at (`linear` needs a layer before the block).
+  public var earliestStart: Int { self == .linear ? 1 : 0 }
+
+  public var isTrained: Bool { self == .layer || self == .ffn }
 }
 
 /// How many layers to take out.
@@ -82,7 +99,8 @@ public enum Importance {
     _ request: RemovalRequest, config: LlamaConfig, replacement: ReplacementKind
   ) throws -> Int {
     let layers = config.numLayers
-    let maximum = replacement == .none ? layers - 1 : layers - 2
+    // The widest block must leave a layer besides the replacement (or before a linear map).
+    let maximum = replacement.blockWidth(removing: 1) == 1 ? layers - 1 : layers - 2
     switch request {
     case .layers(let n):
       guard n > 0 else { throw StreamlineError.badRequest("--remove must be at least 1, not \(n)") }
@@ -111,8 +129,8 @@ public enum Importance {
     _ similarity: SimilarityMatrix, config: LlamaConfig, metric: ImportanceMetric,
     removing n: Int, replacement: ReplacementKind
   ) throws -> Analysis {
-    let width = replacement == .none ? n : n + 1
-    let blocks = scores(similarity, width: width)
+    let width = replacement.blockWidth(removing: n)
+    let blocks = scores(similarity, width: width).filter { $0.start >= replacement.earliestStart }
     if metric == .bi && replacement != .none {
       throw StreamlineError.badRequest(
         "--metric bi picks layers that need not be contiguous; use it with --replace none")

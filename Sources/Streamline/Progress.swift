@@ -15,14 +15,16 @@ public final class Progress: @unchecked Sendable {
     self.enabled = enabled
   }
 
-  /// `done` of `total` finished; `amount` (e.g. tokens) drives the rate when given.
-  public func update(_ done: Int, of total: Int, amount: Double? = nil) {
+  /// `done` of `total` finished; `amount` (e.g. tokens) drives the rate when given; `detail`
+  /// (e.g. the current loss) is shown after the count.
+  public func update(_ done: Int, of total: Int, amount: Double? = nil, detail: String? = nil) {
     guard enabled else { return }
     let now = Date()
     guard done == total || now.timeIntervalSince(lastDraw) > 0.2 else { return }
     lastDraw = now
     let elapsed = now.timeIntervalSince(start)
     var line = "\(label) \(done)/\(total)"
+    if let detail { line += " · " + detail }
     if let amount, elapsed > 0 {
       line += String(format: " · %.1f %@/s", amount / elapsed, unit)
     }

@@ -28,6 +28,7 @@ public enum Similarity {
   /// `memoryBudget` bytes (each pass reads the weights again; results are identical).
   public static func measure(
     model: DecoderModel, sequences: [[Int]], scoring: Int? = nil, memoryBudget: Int = 8 << 30,
+    upTo lastState: Int? = nil,
     capture: (
       (_ state: Int, _ x: Tensor, _ batch: Batch, _ sequences: Range<Int>) throws -> Void
     )? =
@@ -52,7 +53,7 @@ public enum Similarity {
       // Unit vectors of every state so far, one per token: [state][rows, C].
       var units: [Tensor] = []
       try model.forward(
-        slice,
+        slice, layers: lastState.map { Array(0..<$0) },
         hiddenState: { index, x, batch in
           try capture?(index, x, batch, group)
           guard scoredRows > 0 else { return }

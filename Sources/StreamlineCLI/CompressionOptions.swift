@@ -35,13 +35,16 @@ struct CalibrationArguments: ParsableArguments {
     help: "GiB of hidden states kept at once while scoring (more passes when exceeded).")
   var memoryBudget = 8.0
 
-  func load(for model: DecoderModel, modelPath: String) throws -> CalibrationSet {
+  /// The calibration set, `samples` sequences (default `--samples`).
+  func load(for model: DecoderModel, modelPath: String, samples: Int? = nil) throws
+    -> CalibrationSet
+  {
     guard let calibration else {
       throw ValidationError("--calibration is required to score layers")
     }
     var options = CalibrationOptions(path: calibration)
     options.seqLen = seqLen
-    options.samples = samples
+    options.samples = samples ?? self.samples
     options.seed = seed
     options.lineDocuments = lineDocs
     options.textField = textField
@@ -75,8 +78,11 @@ struct RemovalArguments: ParsableArguments {
   @Option(help: "Redundancy metric: cosine (LLM-Streamline), angular or bi (ShortGPT).")
   var metric: ImportanceMetric = .cosine
 
-  @Option(help: "What replaces the block: none (plain removal) or layer.")
-  var replace: ReplacementKind = .none
+  @Option(
+    help:
+      "What replaces the block: layer (a trained decoder layer), ffn (a trained MLP), linear (training-free map) or none."
+  )
+  var replace: ReplacementKind = .layer
 
   var request: RemovalRequest? {
     if let remove { return .layers(remove) }

@@ -1,0 +1,338 @@
+import Foundation
+import Models
+import Tensors
+
+/// The loss a replacement is trained with.
+public enum TrainingLoss: String, Codable, Sendable, CaseIterable {
+  /// Mean squared error between R(h_i) and h_i+k over every token (LLM-Streamline).
+  case mse
+  /// The language-model loss of the whole pruned model, every other weight frozen.
+  case lm
+}
+
+/// Settings of replacement training; defaults from the design notes.
+public struct TrainingOptions: Codable, Sendable {
+  public var loss = TrainingLoss.mse
+  public var epochs = 1
+  public var learningRate = 2e-4
+  public var minimumLearningRate = 5e-5
+  public var weightDecay = 1e-3
+  /// Share of the optimizer steps spent warming up.
+  public var warmupFraction = 0.05
+  public var gradientClip = 5.0
+  /// Sequences per forward/backward.
+  public var microBatch = 4
+  /// Micro-batches per optimizer step.
+  public var accumulation = 1
+  /// Share of the training sequences held out for validation.
+  public var validationFraction = 0.1
+  /// Validate every this many optimizer steps (0: ten times over the run).
+  public var validateEvery = 0
+  public var seed: UInt64 = 0
+
+  public init() {}
+
+  enum CodingKeys: String, CodingKey {
+    case loss, epochs, seed
+    case learningRate = "learning_rate"
+    case minimumLearningRate = "min_learning_rate"
+    case weightDecay = "weight_decay"
+    case warmupFraction = "warmup_fraction"
+    case gradientClip = "gradient_clip"
+    case microBatch = "micro_batch"
+    case accumulation = "gradient_accumulation"
+    case validationFraction = "val_fraction"
+    case validateEvery = "validate_every"
+  }
+}
+
+/// What training did: the loss curve and the validation losses that matter.
+public struct TrainingReport: Codable, Sendable {
+  public struct Point: Codable, Sendable {
+    public let step: Int
+    public let loss: Double?
+    public let validation: Double?
+    public let learningRate: Double
+
+    enum CodingKeys: String, CodingKey {
+      case step, loss, validation
+      case learningRate = "learning_rate"
+    }
+  }
+
+  public let options: TrainingOptions
+  public let steps: Int
+  public let trainSequences: Int
+  public let validationSequences: Int
+  public let tokensPerSecond: Double
+  public let seconds: Double
+  /// Validation loss of the identity (plain removal), for MSE training.
+  public let plainRemovalValidation: Double?
+  public let initialValidation: Double
+  public let bestValidation: Double
+  /// 0 when the initial weights were never beaten (and are what was kept).
+  public let bestStep: Int
+  public let curve: [Point]
+
+  enum CodingKeys: String, CodingKey {
+    case options, steps, seconds, curve
+    case trainSequences = "train_sequences"
+    case validationSequences = "validation_sequences"
+    case tokensPerSecond = "tokens_per_second"
+    case plainRemovalValidation = "plain_removal_validation"
+    case initialValidation = "initial_validation"
+    case bestValidation = "best_validation"
+    case bestStep = "best_step"
+  }
+}
+
+/// Training pairs: the input state h_i of every training sequence, and either the target state
+/// h_i+k (MSE) or the tokens (language-model loss). Rows are sequences laid end to end.
+public struct TrainingData {
+  public let lengths: [Int]
+  public let inputs: UnsafePointer<Float>  // [rows, C]
+  public let targets: UnsafePointer<Float>?  // [rows, C]
+  public let tokens: [[Int]]
+  public let width: Int
+
+  public init(
+    lengths: [Int], inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>?,
+    tokens: [[Int]], width: Int
+  ) {
+    self.lengths = lengths
+    self.inputs = inputs
+    self.targets = targets
+    self.tokens = tokens
+    self.width = width
+  }
+
+  var offsets: [Int] { lengths.reduce(into: [0]) { $0.append($0.last! + $1) } }
+}
+
+/// The frozen rest of the model above the replacement, for the language-model loss.
+public struct FrozenTop {
+  public let layers: [LlamaLayer]
+  public let norm: Tensor
+  public let head: Linear
+  public let eps: Float
+
+  public init(layers: [LlamaLayer], norm: Tensor, head: Linear, eps: Float) {
+    self.layers = layers
+    self.norm = norm
+    self.head = head
+    self.eps = eps
+  }
+}
+
+/// Trains a replacement layer R so that R(h_i) ≈ h_i+k (or so the pruned model predicts the
+/// next token), with causal attention at the real positions exactly as at inference; AdamW,
+/// warm-up then cosine decay, global-norm clipping, gradient accumulation; validation at
+/// intervals, keeping the best weights, the initial ones included.
+public final class ReplacementTrainer {
+  let layer: LlamaLayer
+  /// The parameters trained (a subset for an MLP-only replacement) and their gradients.
+  let trainable: [Tensor]
+  let gradients: LlamaLayer.Gradients
+  let trainableGradients: [Tensor]
+  let data: TrainingData
+  let options: TrainingOptions
+  let top: FrozenTop?
+  let rope: RopeTables
+
+  /// `trainable` picks, by index into `layer.parameters`, what is updated (all by default).
+  public init(
+    layer: LlamaLayer, trainable: [Int]? = nil, data: TrainingData, options: TrainingOptions,
+    top: FrozenTop? = nil
+  ) throws {
+    guard options.loss == .mse || top != nil else {
+      preconditionFailure("the language-model loss needs the frozen top of the model")
+    }
+    self.layer = layer
+    self.data = data
+    self.options = options
+    self.top = top
+    let parameters = layer.parameters
+    let chosen = trainable ?? Array(parameters.indices)
+    self.trainable = chosen.map { parameters[$0] }
+    gradients = LlamaLayer.Gradients(zerosFor: layer)
+    let all = gradients.tensors
+    trainableGradients = chosen.map { all[$0] }
+    rope = RopeTables(rope: layer.config.rope, count: (data.lengths.max() ?? 1))
+  }
+
+  /// Splits the sequences into training and validation sets with the seed.
+  static func split(_ count: Int, fraction: Double, seed: UInt64) throws -> (
+    train: [Int], validation: [Int]
+  ) {
+    guard count >= 2 else {
+      throw StreamlineError.badRequest(
+        "replacement training needs at least 2 training sequences (one held out), not \(count)")
+    }
+    var generator = SplitMix(seed: seed ^ 0x5EED)
+    var order = Array(0..<count)
+    for i in stride(from: count - 1, to: 0, by: -1) {
+      order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
+    }
+    let held = min(count - 1, max(1, Int((Double(count) * fraction).rounded())))
+    return (Array(order[held...]).sorted(), Array(order[..<held]).sorted())
+  }
+
+  /// Copies the rows of `sequences` into one batch: inputs, targets and the batch layout.
+  func gather(_ sequences: [Int]) -> (Tensor, Tensor?, Batch, [[Int]]) {
+    let offsets = data.offsets
+    let lengths = sequences.map { data.lengths[$0] }
+    let rows = lengths.reduce(0, +)
+    let x = Tensor(uninitialized: [rows, data.width])
+    let y = data.targets.map { _ in Tensor(uninitialized: [rows, data.width]) }
+    var row = 0
+    for s in sequences {
+      let count = data.lengths[s] * data.width
+      x.row(row).update(from: data.inputs + offsets[s] * data.width, count: count)
+      if let targets = data.targets, let y {
+        y.row(row).update(from: targets + offsets[s] * data.width, count: count)
+      }
+      row += data.lengths[s]
+    }
+    return (
+      x, y, Batch(lengths: lengths), sequences.map { data.tokens.isEmpty ? [] : data.tokens[$0] }
+    )
+  }
+
+  /// The loss of the current weights on `sequences` (forward only), a micro-batch at a time.
+  func evaluate(_ sequences: [Int], identity: Bool = false) -> Double {
+    var total = 0.0
+    var weight = 0.0
+    for start in stride(from: 0, to: sequences.count, by: options.microBatch) {
+      let part = Array(sequences[start..<min(sequences.count, start + options.microBatch)])
+      let (x, y, batch, tokens) = gather(part)
+      if !identity { layer.forward(x.pointer, batch: batch, rope: rope) }
+      switch options.loss {
+      case .mse:
+        let loss = Kernels.mseLoss(x.pointer, target: y!.pointer, count: x.count)
+        total += loss * Double(x.count)
+        weight += Double(x.count)
+      case .lm:
+        let top = top!
+        for frozen in top.layers { frozen.forward(x.pointer, batch: batch, rope: rope) }
+        let (loss, count) = LanguageModelLoss.compute(
+          x: x.pointer, rows: batch.rows, targets: LanguageModelLoss.nextTokenTargets(tokens),
+          norm: top.norm, head: top.head, eps: top.eps)
+        total += loss * Double(count)
+        weight += Double(count)
+      }
+    }
+    return total / max(1, weight)
+  }
+
+  /// One micro-batch forward and backward; gradients are added, scaled by `scale`.
+  func accumulate(_ sequences: [Int], scale: Float) -> Double {
+    let (x, y, batch, tokens) = gather(sequences)
+    let saved = layer.forwardSaving(x.pointer, batch: batch, rope: rope)
+    let gradient = Tensor(zeros: x.shape)  // [rows, C], dL/d(R's output)
+    let loss: Double
+    switch options.loss {
+    case .mse:
+      loss = Kernels.mseLoss(
+        x.pointer, target: y!.pointer, count: x.count, gradient: gradient.pointer, scale: scale)
+    case .lm:
+      let top = top!
+      // Keep each frozen layer's input; the backward recomputes its activations from it.
+      var inputs: [Tensor] = []
+      for frozen in top.layers {
+        inputs.append(x.copy())
+        frozen.forward(x.pointer, batch: batch, rope: rope)
+      }
+      let targets = LanguageModelLoss.nextTokenTargets(tokens)
+      let predicted = targets.filter { $0 >= 0 }.count
+      (loss, _) = LanguageModelLoss.compute(
+        x: x.pointer, rows: batch.rows, targets: targets, norm: top.norm, head: top.head,
+        eps: top.eps, dx: gradient.pointer, gradientScale: scale / Float(max(1, predicted)))
+      for (frozen, input) in zip(top.layers, inputs).reversed() {
+        frozen.backward(
+          input: input.pointer, gradient: gradient.pointer, into: nil, batch: batch, rope: rope)
+      }
+    }
+    layer.backward(saved, gradient: gradient.pointer, into: gradients, rope: rope)
+    return loss
+  }
+
+  public func train(progress: Progress? = nil) throws -> TrainingReport {
+    let (trainSet, validationSet) = try Self.split(
+      data.lengths.count, fraction: options.validationFraction, seed: options.seed)
+    let perStep = options.microBatch * options.accumulation
+    let stepsPerEpoch = max(1, (trainSet.count + perStep - 1) / perStep)
+    let totalSteps = stepsPerEpoch * options.epochs
+    let schedule = LearningRateSchedule(
+      peak: options.learningRate, minimum: options.minimumLearningRate,
+      warmupSteps: Int((Double(totalSteps) * options.warmupFraction).rounded(.up)),
+      totalSteps: totalSteps)
+    let validateEvery =
+      options.validateEvery > 0 ? options.validateEvery : max(1, totalSteps / 10)
+    let optimizer = AdamW(parameters: trainable, weightDecay: options.weightDecay)
+
+    let plain = options.loss == .mse ? evaluate(validationSet, identity: true) : nil
+    let initial = evaluate(validationSet)
+    var best = initial
+    var bestStep = 0
+    var bestWeights = trainable.map { $0.copy() }
+    var curve = [
+      TrainingReport.Point(step: 0, loss: nil, validation: initial, learningRate: 0)
+    ]
+    var generator = SplitMix(seed: options.seed)
+    let start = Date()
+    var tokens = 0
+    var step = 0
+    for _ in 0..<options.epochs {
+      var order = trainSet
+      for i in stride(from: order.count - 1, to: 0, by: -1) {
+        order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
+      }
+      for first in stride(from: 0, to: order.count, by: perStep) {
+        let group = Array(order[first..<min(order.count, first + perStep)])
+        gradients.zero()
+        var loss = 0.0
+        let micro = stride(from: 0, to: group.count, by: options.microBatch).map {
+          Array(group[$0..<min(group.count, $0 + options.microBatch)])
+        }
+        for part in micro {
+          loss += accumulate(part, scale: 1 / Float(micro.count)) / Double(micro.count)
+          tokens += part.reduce(0) { $0 + data.lengths[$1] }
+        }
+        GradientClipping.clip(trainableGradients, maxNorm: options.gradientClip)
+        let rate = schedule.rate(at: step)
+        optimizer.step(gradients: trainableGradients, learningRate: rate)
+        step += 1
+        var validation: Double?
+        if step % validateEvery == 0 || step == totalSteps {
+          let value = evaluate(validationSet)
+          validation = value
+          if value < best {
+            best = value
+            bestStep = step
+            for (kept, current) in zip(bestWeights, trainable) {
+              kept.pointer.update(from: current.pointer, count: current.count)
+            }
+          }
+        }
+        curve.append(.init(step: step, loss: loss, validation: validation, learningRate: rate))
+        let lastValidation = curve.last { $0.validation != nil }?.validation ?? initial
+        progress?.update(
+          step, of: totalSteps, amount: Double(tokens),
+          detail: String(
+            format: "loss %.5f · validation %.5f (best %.5f)", loss, lastValidation, best))
+      }
+    }
+    // Keep the best weights seen, the initial ones included.
+    for (current, kept) in zip(trainable, bestWeights) {
+      current.pointer.update(from: kept.pointer, count: kept.count)
+    }
+    bestWeights = []
+    let seconds = Date().timeIntervalSince(start)
+    return TrainingReport(
+      options: options, steps: step, trainSequences: trainSet.count,
+      validationSequences: validationSet.count,
+      tokensPerSecond: Double(tokens) / max(seconds, 1e-9), seconds: seconds,
+      plainRemovalValidation: plain, initialValidation: initial, bestValidation: best,
+      bestStep: bestStep, curve: curve)
+  }
+}
