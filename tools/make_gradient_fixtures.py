@@ -31,12 +31,12 @@ Gradients are computed in Float64 (eager attention still takes its softmax in Fl
 stored as Float32, so they are references for a Float32 implementation, not copies of one.
 """
 import argparse
-import math
+import json
 import os
+import struct
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM
 from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup
 
@@ -46,6 +46,27 @@ LENGTHS = [7, 12]
 # One case runs past attention's 128-row query blocks.
 LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
 LAYER = 1
+
+
+DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
+
+
+def save_file(tensors, path, metadata):
+    """safetensors with the header's keys sorted, so the same inputs give the same bytes
+    (safetensors' own writer orders the metadata differently from run to run)."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        data = t.numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header["__metadata__"] = dict(sorted(metadata.items()))
+    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def load(models, variant):
