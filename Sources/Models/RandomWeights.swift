@@ -45,7 +45,10 @@ extension Linear {
 }
 
 extension LlamaLayer {
-  static func random(config: LlamaConfig, precision: Precision, using generator: inout SplitMix)
+  /// A layer of random weights with the shape of `config`, for benchmarks.
+  public static func random(
+    config: LlamaConfig, precision: Precision, using generator: inout SplitMix
+  )
     -> LlamaLayer
   {
     let c = config.hiddenSize

@@ -6,7 +6,7 @@ import Streamline
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure speed against a reference measured in the same run.",
-    subcommands: [BenchForward.self, BenchTokenize.self])
+    subcommands: [BenchForward.self, BenchTrain.self, BenchTokenize.self])
 }
 
 struct BenchForward: ParsableCommand {
@@ -49,6 +49,43 @@ struct BenchForward: ParsableCommand {
     let result = try ForwardBenchmark.run(
       config: shape, precision: precision, batch: batch, length: seqLen,
       progress: Progress("layers", unit: "tokens"))
+    emit(output.json ? try Format.json(result) : result.text)
+  }
+}
+
+struct BenchTrain: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Time replacement-layer training (MSE, AdamW) on random weights of a given shape.")
+
+  @Option(help: "A config.json giving the shape (default: TinyLlama-1.1B's).")
+  var config: String?
+
+  @Option(name: .customLong("micro-batch"), help: "Sequences per step.")
+  var microBatch = 4
+
+  @Option(name: .customLong("seq-len"), help: "Tokens per sequence.")
+  var seqLen = 512
+
+  @Option(help: "Optimizer steps timed.")
+  var steps = 4
+
+  @OptionGroup var output: OutputOptions
+
+  func run() throws {
+    let data: Data
+    if let config {
+      guard let contents = FileManager.default.contents(atPath: config) else {
+        throw ValidationError("\(config): cannot read the file")
+      }
+      data = contents
+    } else {
+      data = Data(ForwardBenchmark.defaultConfig.utf8)
+    }
+    let shape = try Architectures.config(from: data, path: config ?? "(TinyLlama-1.1B shape)")
+    let result = try TrainingBenchmark.run(
+      config: shape, microBatch: microBatch, length: seqLen, steps: steps,
+      progress: Progress("steps", unit: "tokens"))
     emit(output.json ? try Format.json(result) : result.text)
   }
 }
