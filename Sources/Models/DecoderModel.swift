@@ -19,6 +19,9 @@ public final class DecoderModel: @unchecked Sendable {
   public var chunkRows = 4096
 
   var residentLayers: [Int: LlamaLayer] = [:]
+  /// Scratch buffers of the layer computations, and the lock that keeps one forward at a time.
+  let workspace = Workspace()
+  let workspaceLock = NSLock()
   var residentHead: (norm: Tensor, head: Linear)?
 
   public init(folder: ModelFolder, precision: Precision = .f32, residentWeights: Bool = false)
@@ -205,10 +208,12 @@ public final class DecoderModel: @unchecked Sendable {
 
   /// Applies one layer to every sequence, a chunk of whole sequences at a time.
   public func runLayer(_ layer: LlamaLayer, on x: Tensor, batch: Batch, tables: RopeTables) {
+    workspaceLock.lock()
+    defer { workspaceLock.unlock() }
     for chunk in batch.chunks(rowLimit: chunkRows) {
       layer.forward(
         x.row(batch.segments[chunk.lowerBound].lowerBound), batch: batch.slice(chunk),
-        rope: tables)
+        rope: tables, workspace: workspace)
     }
   }
 

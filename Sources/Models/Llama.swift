@@ -250,8 +250,11 @@ public final class LlamaLayer: @unchecked Sendable {
   }
 
   /// Runs the layer over `batch.rows` rows of the residual stream `x` (`[rows, C]`) in place.
-  public func forward(_ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables) {
-    run(x, batch: batch, rope: rope, saving: nil)
+  public func forward(
+    _ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables,
+    workspace: Workspace? = nil
+  ) {
+    run(x, batch: batch, rope: rope, saving: nil, workspace: workspace)
   }
 
   /// `forward`, keeping what `backward` needs (about `4·C + (H + 2·KV)·D + H·D + 3·I` floats a
@@ -268,24 +271,28 @@ public final class LlamaLayer: @unchecked Sendable {
   /// The one implementation of the layer's math; with `saved`, intermediates go into its
   /// buffers instead of temporaries.
   func run(
-    _ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables, saving saved: Activations?
+    _ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables, saving saved: Activations?,
+    workspace: Workspace? = nil
   ) {
+    func scratch(_ slot: Int, _ shape: [Int]) -> Tensor {
+      workspace?.tensor(slot, shape) ?? Tensor(uninitialized: shape)
+    }
     let rows = batch.rows
     let c = config.hiddenSize
     let d = config.headDim
     let qkvWidth = config.queryWidth + 2 * config.keyValueWidth
 
     // Attention block.
-    let normed = saved?.normed ?? Tensor(uninitialized: [rows, c])
+    let normed = saved?.normed ?? scratch(0, [rows, c])
     Kernels.rmsNorm(
       x, weight: inputNorm.pointer, eps: config.rmsNormEps, out: normed.pointer, rows: rows,
       columns: c)
-    let qkvOut = saved?.qkv ?? Tensor(uninitialized: [rows, qkvWidth])
+    let qkvOut = saved?.qkv ?? scratch(1, [rows, qkvWidth])
     qkv.apply(Linear.Input(normed.pointer), into: qkvOut.pointer, rows: rows)
     config.rope.apply(
       qkvOut.pointer, rowStride: qkvWidth, heads: config.numHeads + config.numKVHeads,
       positions: batch.positions, cos: rope.cos, sin: rope.sin)
-    let attended = saved?.attended ?? Tensor(uninitialized: [rows, config.queryWidth])
+    let attended = saved?.attended ?? scratch(2, [rows, config.queryWidth])
     Attention.forward(
       qkv: qkvOut.pointer, out: attended.pointer, batch: batch,
       heads: config.numHeads, kvHeads: config.numKVHeads, headDim: d)
@@ -297,9 +304,9 @@ public final class LlamaLayer: @unchecked Sendable {
     Kernels.rmsNorm(
       x, weight: postNorm.pointer, eps: config.rmsNormEps, out: postNormed.pointer, rows: rows,
       columns: c)
-    let fused = saved?.fused ?? Tensor(uninitialized: [rows, 2 * config.intermediateSize])
+    let fused = saved?.fused ?? scratch(3, [rows, 2 * config.intermediateSize])
     gateUp.apply(Linear.Input(postNormed.pointer), into: fused.pointer, rows: rows)
-    let activated = saved?.activated ?? Tensor(uninitialized: [rows, config.intermediateSize])
+    let activated = saved?.activated ?? scratch(4, [rows, config.intermediateSize])
     Kernels.siluGate(
       fused.pointer, out: activated.pointer, rows: rows, width: config.intermediateSize)
     down.apply(Linear.Input(activated.pointer), into: x, rows: rows, accumulate: true)

@@ -6,12 +6,15 @@ public final class Tensor: @unchecked Sendable {
   public let shape: [Int]
   public let count: Int
   public let data: UnsafeMutableBufferPointer<Float>
+  /// The tensor whose storage this one views; nil when it owns its storage.
+  let base: Tensor?
 
   /// A tensor of zeros.
   public init(zeros shape: [Int]) {
     self.shape = shape
     self.count = shape.reduce(1, *)
     self.data = .allocate(capacity: max(count, 1))
+    base = nil
     data.initialize(repeating: 0)
   }
 
@@ -21,6 +24,16 @@ public final class Tensor: @unchecked Sendable {
     self.shape = shape
     self.count = shape.reduce(1, *)
     self.data = .allocate(capacity: max(count, 1))
+    base = nil
+  }
+
+  /// The first elements of `base`'s storage seen with `shape` (no copy; `base` stays alive).
+  public init(viewing base: Tensor, shape: [Int]) {
+    self.shape = shape
+    self.count = shape.reduce(1, *)
+    precondition(count <= base.data.count, "a view of \(shape) does not fit in \(base.shape)")
+    self.data = UnsafeMutableBufferPointer(start: base.pointer, count: max(count, 1))
+    self.base = base
   }
 
   public convenience init(shape: [Int], values: [Float]) {
@@ -29,7 +42,7 @@ public final class Tensor: @unchecked Sendable {
     _ = data.initialize(from: values)
   }
 
-  deinit { data.deallocate() }
+  deinit { if base == nil { data.deallocate() } }
 
   public var pointer: UnsafeMutablePointer<Float> { data.baseAddress! }
 
