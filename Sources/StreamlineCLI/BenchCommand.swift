@@ -35,17 +35,7 @@ struct BenchForward: ParsableCommand {
   }
 
   func run() throws {
-    let path = config ?? "(TinyLlama-1.1B shape)"
-    let data: Data
-    if let config {
-      guard let contents = FileManager.default.contents(atPath: config) else {
-        throw ValidationError("\(config): cannot read the file")
-      }
-      data = contents
-    } else {
-      data = Data(ForwardBenchmark.defaultConfig.utf8)
-    }
-    let shape = try Architectures.config(from: data, path: path)
+    let shape = try benchmarkShape(config)
     let result = try ForwardBenchmark.run(
       config: shape, precision: precision, batch: batch, length: seqLen,
       progress: Progress("layers", unit: "tokens"))
@@ -73,19 +63,22 @@ struct BenchTrain: ParsableCommand {
   @OptionGroup var output: OutputOptions
 
   func run() throws {
-    let data: Data
-    if let config {
-      guard let contents = FileManager.default.contents(atPath: config) else {
-        throw ValidationError("\(config): cannot read the file")
-      }
-      data = contents
-    } else {
-      data = Data(ForwardBenchmark.defaultConfig.utf8)
-    }
-    let shape = try Architectures.config(from: data, path: config ?? "(TinyLlama-1.1B shape)")
+    let shape = try benchmarkShape(config)
     let result = try TrainingBenchmark.run(
       config: shape, microBatch: microBatch, length: seqLen, steps: steps,
       progress: Progress("steps", unit: "tokens"))
     emit(output.json ? try Format.json(result) : result.text)
   }
+}
+
+/// The model shape a benchmark runs: a config.json, or TinyLlama-1.1B's.
+func benchmarkShape(_ path: String?) throws -> LlamaConfig {
+  guard let path else {
+    return try Architectures.config(
+      from: Data(ForwardBenchmark.defaultConfig.utf8), path: "(TinyLlama-1.1B shape)")
+  }
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw ValidationError("\(path): cannot read the file")
+  }
+  return try Architectures.config(from: data, path: path)
 }
