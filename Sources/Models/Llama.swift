@@ -34,6 +34,8 @@ public struct LlamaConfig: Sendable, Equatable {
   public let mlpBias: Bool
   /// Sequences longer than this would need sliding-window attention, which is not implemented.
   public let maxAttentionSpan: Int?
+  /// The context length the model was trained for (`max_position_embeddings`), if given.
+  public let maxPositions: Int?
 
   struct Defaults {
     var ropeTheta: Double
@@ -94,6 +96,7 @@ public struct LlamaConfig: Sendable, Equatable {
       }
     }
     maxAttentionSpan = defaults.slidingWindow
+    maxPositions = raw.maxPositionEmbeddings
   }
 
   static func rope(_ raw: RawConfig, path: String, headDim: Int, defaultTheta: Double) throws

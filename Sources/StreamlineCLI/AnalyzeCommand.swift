@@ -47,7 +47,7 @@ struct Analyze: ParsableCommand {
       throw ValidationError(
         "--metric bi picks layers that need not be contiguous; use --replace none")
     }
-    let data = try calibration.load(for: loaded, modelPath: model.model)
+    let data = try calibration.load(for: loaded, options: model)
     let similarity = try Similarity.measure(
       model: loaded, sequences: data.sequences,
       memoryBudget: Int(calibration.memoryBudget * Double(1 << 30)),

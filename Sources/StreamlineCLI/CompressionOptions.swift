@@ -11,12 +11,14 @@ extension ReplacementKind: ExpressibleByArgument {}
 struct CalibrationArguments: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "Calibration data: a .txt file, a .jsonl file (text field or input_ids), or a folder.",
+      "Calibration data: a .txt file, a .jsonl file (text field or input_ids), or a folder (default for the demo model: its held-out calibration text).",
       valueName: "path"))
   var calibration: String?
 
-  @Option(name: .customLong("seq-len"), help: "Tokens per calibration sequence.")
-  var seqLen = 512
+  @Option(
+    name: .customLong("seq-len"),
+    help: "Tokens per calibration sequence (default 512, or the model's context if shorter).")
+  var seqLen: Int?
 
   @Option(help: "Calibration sequences to draw.")
   var samples = 64
@@ -35,15 +37,25 @@ struct CalibrationArguments: ParsableArguments {
     help: "GiB of hidden states kept at once while scoring (more passes when exceeded).")
   var memoryBudget = 8.0
 
+  /// The calibration data: `--calibration`, or the demo model's own.
+  func source(_ model: ModelOptions) -> String? {
+    calibration ?? (model.isDemo ? DemoModel.calibration.path : nil)
+  }
+
+  func sequenceLength(_ model: DecoderModel) -> Int {
+    seqLen ?? min(512, model.config.maxPositions ?? 512)
+  }
+
   /// The calibration set, `samples` sequences (default `--samples`).
-  func load(for model: DecoderModel, modelPath: String, samples: Int? = nil) throws
-    -> CalibrationSet
+  func load(for model: DecoderModel, options modelOptions: ModelOptions, samples: Int? = nil)
+    throws -> CalibrationSet
   {
-    guard let calibration else {
+    guard let calibration = source(modelOptions) else {
       throw ValidationError("--calibration is required to score layers")
     }
+    let modelPath = modelOptions.path
     var options = CalibrationOptions(path: calibration)
-    options.seqLen = seqLen
+    options.seqLen = sequenceLength(model)
     options.samples = samples ?? self.samples
     options.seed = seed
     options.lineDocuments = lineDocs

@@ -129,7 +129,7 @@ struct Prune: ParsableCommand {
     guard (layers != nil) != (removal.request != nil) else {
       throw ValidationError("say what to remove: --remove N, --sparsity S, or --layers A-B")
     }
-    if removal.replace != .none || layers == nil, calibration.calibration == nil {
+    if removal.replace != .none || layers == nil, calibration.source(model) == nil {
       throw ValidationError("--calibration is required to score layers or train a replacement")
     }
     _ = try shardBytes()
@@ -171,16 +171,16 @@ struct Prune: ParsableCommand {
 
     var manifest: [String: Any] = ["replacement": removal.replace.rawValue]
     var sequences: [[Int]] = []
-    if calibration.calibration != nil && (layers == nil || removal.replace != .none) {
+    if calibration.source(model) != nil && (layers == nil || removal.replace != .none) {
       let extra = removal.replace == .none ? 0 : training.trainSamples
       let scored = layers == nil ? calibration.samples : 0
       let data = try calibration.load(
-        for: loaded, modelPath: model.model, samples: scored + extra)
+        for: loaded, options: model, samples: scored + extra)
       sequences = data.sequences
       manifest["calibration"] = [
         "description": data.description, "sha256": data.sha256,
         "scoring_samples": scored, "training_samples": extra,
-        "seq_len": calibration.seqLen, "seed": calibration.seed,
+        "seq_len": calibration.sequenceLength(loaded), "seed": calibration.seed,
       ]
     }
     let plan = try Compression.plan(
