@@ -46,5 +46,8 @@ let package = Package(
       name: "StreamlineTests",
       dependencies: ["Streamline", "Models", "Checkpoint", "Tokenizers", "Tensors"],
       swiftSettings: settings),
+    .testTarget(
+      name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Tokenizers"],
+      swiftSettings: settings),
   ]
 )

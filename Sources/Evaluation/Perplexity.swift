@@ -64,6 +64,23 @@ public enum Perplexity {
 
 /// Log-probabilities from logits, accumulated in Double.
 public enum LogSoftmax {
+  /// `log Σ exp(logits)`.
+  public static func logSumExp(_ logits: UnsafePointer<Float>, count: Int) -> Double {
+    var maximum = -Float.infinity
+    for i in 0..<count { maximum = max(maximum, logits[i]) }
+    var sum = 0.0
+    for i in 0..<count { sum += Double(expf(logits[i] - maximum)) }
+    return Double(maximum) + log(sum)
+  }
+
+  /// The whole row of log-probabilities, into `out`.
+  public static func row(
+    _ logits: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Double>
+  ) {
+    let normaliser = logSumExp(logits, count: count)
+    for i in 0..<count { out[i] = Double(logits[i]) - normaliser }
+  }
+
   /// `log softmax(logits)[index]`.
   public static func value(_ logits: UnsafePointer<Float>, count: Int, at index: Int) -> Double {
     var maximum = -Float.infinity
