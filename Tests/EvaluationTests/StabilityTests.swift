@@ -4,14 +4,14 @@ import Testing
 
 /// Stability from two predictions files equals the paper's definition computed with NumPy.
 @Suite struct StabilityTests {
-  @Test func matchesNumPy() throws {
+  @Test(arguments: ["llama-pruned", "qwen2"])
+  func matchesNumPy(compressed name: String) throws {
     let original = try PredictionsFile.read(path: EvalFixtures.predictions("llama"))
-    let compressed = try PredictionsFile.read(path: EvalFixtures.predictions("llama-pruned"))
+    let compressed = try PredictionsFile.read(path: EvalFixtures.predictions(name))
     let results = try StabilityResult.compare(
       original: original, originalPath: "a", compressed: compressed, compressedPath: "b")
     let reference =
-      (EvalFixtures.reference["stability"] as! [String: Any])["llama-pruned"]
-      as! [String: [String: Any]]
+      (EvalFixtures.reference["stability"] as! [String: Any])[name] as! [String: [String: Any]]
     #expect(results.map(\.task) == EvalFixtures.tasks)
     for r in results {
       let ref = reference[r.task]!
