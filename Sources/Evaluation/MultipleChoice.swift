@@ -82,7 +82,10 @@ public enum Statistics {
 /// in `DecoderModel.forward`), many items to a forward.
 public struct MultipleChoiceScorer {
   public let model: DecoderModel
-  public let encoder: RequestEncoder
+  /// Needed to score task files; token-level scoring needs only `maxLength`.
+  public let encoder: RequestEncoder?
+  /// lm-eval's `max_length`: longer inputs lose tokens on the left.
+  public var maxLength: Int
   /// Rows per forward (contexts plus continuations).
   public var batchRows = 2048
   /// When false every choice is scored as its own full sequence (for speed comparisons).
@@ -91,6 +94,14 @@ public struct MultipleChoiceScorer {
   public init(model: DecoderModel, encoder: RequestEncoder) {
     self.model = model
     self.encoder = encoder
+    maxLength = encoder.maxLength
+  }
+
+  /// A scorer of token pairs, without a tokenizer (benchmarks).
+  public init(model: DecoderModel, maxLength: Int) {
+    self.model = model
+    encoder = nil
+    self.maxLength = maxLength
   }
 
   /// One forward sequence: a context, or a continuation of sequence `prefix` (an index within
@@ -110,10 +121,10 @@ public struct MultipleChoiceScorer {
   public func score(
     _ task: TaskFile, limit: Int? = nil, progress: ((Int, Int) -> Void)? = nil
   ) throws -> TaskScore {
+    guard let encoder else { preconditionFailure("scoring a task file needs a tokenizer") }
     let items = Array(task.items.prefix(limit ?? task.items.count))
-    var units: [Unit] = []
-    var tokenCounts: [[Int]] = items.map { Array(repeating: 0, count: $0.requests.count) }
-    for (i, item) in items.enumerated() {
+    var encoded: [[(context: [Int], continuation: [Int])]] = []
+    for item in items {
       var pairs: [(context: [Int], continuation: [Int])] = []
       for (c, request) in item.requests.enumerated() {
         let pair = try encoder.encodePair(
@@ -124,11 +135,35 @@ public struct MultipleChoiceScorer {
             reason: "choice \(c + 1) encodes to no continuation tokens")
         }
         pairs.append(pair)
-        tokenCounts[i][c] = pair.continuation.count
+      }
+      encoded.append(pairs)
+    }
+    let loglikelihoods = try score(tokens: encoded, progress: progress)
+    let scores = items.enumerated().map { i, item in
+      ItemScore(
+        index: item.index, label: item.label, loglikelihoods: loglikelihoods[i],
+        tokens: encoded[i].map(\.continuation.count),
+        lengths: item.choices.map { $0.unicodeScalars.count })
+    }
+    return TaskScore(
+      name: task.name, items: scores, contexts: items.map { $0.requests.first?.context ?? "" },
+      choices: items.map { $0.requests.map(\.continuation) })
+  }
+
+  /// Summed log-likelihood of every (context, continuation) pair of every item; continuations
+  /// must not be empty.
+  public func score(
+    tokens items: [[(context: [Int], continuation: [Int])]],
+    progress: ((Int, Int) -> Void)? = nil
+  ) throws -> [[Double]] {
+    var units: [Unit] = []
+    for (i, pairs) in items.enumerated() {
+      if pairs.contains(where: { $0.continuation.isEmpty || $0.context.isEmpty }) {
+        throw EvaluationError.invalid("item \(i + 1) has an empty context or continuation")
       }
       units += makeUnits(item: i, pairs: pairs)
     }
-    var loglikelihoods: [[Double]] = items.map { Array(repeating: 0, count: $0.requests.count) }
+    var loglikelihoods: [[Double]] = items.map { Array(repeating: 0, count: $0.count) }
     let vocabulary = model.config.vocabSize
     var done = 0
     // Similar lengths together; order only affects speed.
@@ -190,14 +225,7 @@ public struct MultipleChoiceScorer {
       progress?(min(items.count, done * items.count / max(1, units.count)), items.count)
       batchStart = batchEnd
     }
-    let scores = items.enumerated().map { i, item in
-      ItemScore(
-        index: item.index, label: item.label, loglikelihoods: loglikelihoods[i],
-        tokens: tokenCounts[i], lengths: item.choices.map { $0.unicodeScalars.count })
-    }
-    return TaskScore(
-      name: task.name, items: scores, contexts: items.map { $0.requests.first?.context ?? "" },
-      choices: items.map { $0.requests.map(\.continuation) })
+    return loglikelihoods
   }
 
   /// Groups an item's choices by identical context tokens (all of them, except winogrande's
@@ -208,9 +236,9 @@ public struct MultipleChoiceScorer {
     var unitOfContext: [[Int]: Int] = [:]
     for (c, pair) in pairs.enumerated() {
       let total = pair.context.count + pair.continuation.count
-      if !shareContext || total - 1 > encoder.maxLength {
+      if !shareContext || total - 1 > maxLength {
         // lm-eval: inp = (context + continuation)[-(max_length + 1):][:-1]
-        let whole = Array((pair.context + pair.continuation).suffix(encoder.maxLength + 1))
+        let whole = Array((pair.context + pair.continuation).suffix(maxLength + 1))
         let input = Array(whole.dropLast())
         let n = pair.continuation.count
         let parts = (0..<n).compactMap { k -> (sequence: Int, row: Int, token: Int)? in
