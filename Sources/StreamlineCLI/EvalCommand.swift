@@ -1,20 +1,138 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import Models
 import Streamline
+
+extension TaskFormat: ExpressibleByArgument {}
+
+/// Task files and text, shared by `eval` and `compare`.
+struct EvaluationOptions: ParsableArguments {
+  @Option(
+    name: .customLong("task"),
+    help: ArgumentHelp(
+      "A multiple-choice task file (JSONL), repeatable: {\"context\", \"choices\", \"label\"} or "
+        + "the native layout of piqa, hellaswag, arc_easy, arc_challenge, boolq, winogrande, "
+        + "openbookqa or rte, scored with lm-eval 0.4's semantics.",
+      valueName: "file"))
+  var tasks: [String] = []
+
+  @Option(help: "The layout of every --task file (default: detected from the fields).")
+  var format: TaskFormat?
+
+  @Option(help: "Score only the first N items of each task.")
+  var limit: Int?
+
+  @Option(
+    help: ArgumentHelp(
+      "Text for perplexity: .txt (one document) or .jsonl (a \"text\" field per line).",
+      valueName: "file"))
+  var perplexity: String?
+
+  @Option(
+    name: .customLong("seq-len"),
+    help: "Window length for perplexity (default: the model's context length, at most 2048).")
+  var seqLen: Int?
+
+  @Option(help: "New tokens scored per window (default: --seq-len, as lm-eval's wikitext).")
+  var stride: Int?
+
+  @Option(
+    name: .customLong("text-field"), help: "The field holding the text in a .jsonl --perplexity.")
+  var textField: String?
+
+  @Option(name: .customLong("batch-rows"), help: "Rows (tokens) per forward.")
+  var batchRows = 2048
+
+  @Flag(
+    name: .customLong("no-shared-context"),
+    help: "Score every choice as its own full sequence (slower; for speed comparisons).")
+  var noSharedContext = false
+
+  func validate() throws {
+    if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    if let seqLen, seqLen < 1 { throw ValidationError("--seq-len must be at least 1") }
+    if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
+    if let stride, let seqLen, stride > seqLen {
+      throw ValidationError("--stride must not exceed --seq-len")
+    }
+    if (seqLen != nil || stride != nil || textField != nil) && perplexity == nil {
+      throw ValidationError("--seq-len, --stride and --text-field need --perplexity")
+    }
+    guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
+  }
+
+  func readTasks() throws -> [TaskFile] {
+    try tasks.map { try TaskFile.read(path: $0, format: format) }
+  }
+
+  /// Scores one task, timed.
+  func score(_ task: TaskFile, model: DecoderModel, encoder: RequestEncoder, label: String)
+    throws -> (TaskScore, TaskReport)
+  {
+    var scorer = MultipleChoiceScorer(model: model, encoder: encoder)
+    scorer.batchRows = batchRows
+    scorer.shareContext = !noSharedContext
+    let progress = Progress("\(label)\(task.name)", unit: "items")
+    let start = Date()
+    let score = try scorer.score(task, limit: limit) { done, total in
+      progress.update(done, of: total, amount: Double(done))
+    }
+    let report = TaskReport(score, file: task.path, seconds: Date().timeIntervalSince(start))
+    return (score, report)
+  }
+
+  func windowLength(_ encoder: RequestEncoder) -> (Int, Int) {
+    let length = seqLen ?? min(encoder.maxLength, 2048)
+    return (length, stride ?? length)
+  }
+}
+
+/// The tokenizer of a model folder, with the folder named when it has none.
+func loadEncoder(_ path: String) throws -> RequestEncoder {
+  try RequestEncoder(modelFolder: URL(fileURLWithPath: path))
+}
 
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Score a model: mean next-token negative log-likelihood and perplexity.")
+    abstract: "Score a model: perplexity, zero-shot multiple-choice accuracy, divergence.",
+    discussion: """
+      --token-ids FILE: mean next-token NLL of token-id sequences (no tokenizer needed).
+      --perplexity FILE: rolling-window perplexity (token, word, byte; bits per byte); with
+        --reference ORIGINAL also the KL divergence from ORIGINAL, top-1 agreement and the mean
+        change in the probability of the actual token, in one pass over both models.
+      --task FILE (repeatable): acc and acc_norm with standard errors, lm-eval 0.4 semantics;
+        --predictions OUT.jsonl records every choice's log-likelihood per item.
+      """)
 
   @OptionGroup var model: ModelOptions
 
   @Option(
     name: .customLong("token-ids"),
     help: "A file of token-id sequences, one per line (space/comma separated or a JSON array).")
-  var tokenIds: String
+  var tokenIds: String?
+
+  @OptionGroup var evaluation: EvaluationOptions
+
+  @Option(help: "Write per-item predictions (JSONL) for `streamline stability`.")
+  var predictions: String?
+
+  @Option(help: "An original model to measure --perplexity's distribution shift against.")
+  var reference: String?
 
   @OptionGroup var output: OutputOptions
+
+  func validate() throws {
+    guard tokenIds != nil || evaluation.perplexity != nil || !evaluation.tasks.isEmpty else {
+      throw ValidationError("give --token-ids, --perplexity or --task")
+    }
+    if reference != nil && evaluation.perplexity == nil {
+      throw ValidationError("--reference needs --perplexity")
+    }
+    if predictions != nil && evaluation.tasks.isEmpty {
+      throw ValidationError("--predictions needs --task")
+    }
+  }
 
   struct Report: Codable {
     let nll: Double
@@ -23,23 +141,216 @@ struct Eval: ParsableCommand {
     let sequences: Int
   }
 
-  func run() throws {
-    let sequences = try TokenIdsFile.read(path: tokenIds)
-    let loaded = try model.load(resident: true)
-    let progress = Progress("scoring sequences")
-    let result = try Perplexity.score(loaded, sequences: sequences) { done, total in
-      progress.update(done, of: total)
+  struct FullReport: Codable {
+    var model: String
+    var tokenIds: Report?
+    var perplexity: TextPerplexity?
+    var divergence: Divergence?
+    var tasks: [TaskReport]
+
+    enum CodingKeys: String, CodingKey {
+      case model, perplexity, divergence, tasks
+      case tokenIds = "token_ids"
     }
-    let report = Report(
-      nll: result.meanNLL, perplexity: result.perplexity, tokens: result.tokens,
-      sequences: sequences.count)
+  }
+
+  func run() throws {
+    // Read every input before the model work starts, so a bad file fails at once.
+    let tasks = try evaluation.readTasks()
+    let documents = try evaluation.perplexity.map {
+      try TextFile.read(path: $0, field: evaluation.textField)
+    }
+    let loaded = try model.load(resident: true)
+    let referenceModel = try reference.map {
+      try DecoderModel(
+        url: URL(fileURLWithPath: $0), precision: model.precision, residentWeights: true)
+    }
+    var full = FullReport(model: model.model, tasks: [])
+
+    if let tokenIds {
+      let sequences = try TokenIdsFile.read(path: tokenIds)
+      let progress = Progress("scoring sequences")
+      let result = try Perplexity.score(loaded, sequences: sequences) { done, total in
+        progress.update(done, of: total)
+      }
+      full.tokenIds = Report(
+        nll: result.meanNLL, perplexity: result.perplexity, tokens: result.tokens,
+        sequences: sequences.count)
+    }
+    let encoder = documents != nil || !tasks.isEmpty ? try loadEncoder(model.model) : nil
+    if let documents, let encoder {
+      let (seqLen, stride) = evaluation.windowLength(encoder)
+      var scorer = TextScorer(model: loaded, encoder: encoder)
+      scorer.batchRows = max(evaluation.batchRows, seqLen)
+      let progress = Progress("perplexity windows")
+      let (result, divergence) = try scorer.run(
+        documents: documents, seqLen: seqLen, stride: stride, reference: referenceModel
+      ) { done, total in progress.update(done, of: total) }
+      full.perplexity = result
+      full.divergence = divergence
+    }
+    var scores: [TaskScore] = []
+    if let encoder {
+      for task in tasks {
+        let (score, report) = try evaluation.score(
+          task, model: loaded, encoder: encoder, label: "")
+        scores.append(score)
+        full.tasks.append(report)
+      }
+    }
+    if let predictions {
+      try PredictionsFile.write(PredictionsFile.lines(scores), path: predictions)
+    }
+
+    // --token-ids alone keeps its original output.
+    if let report = full.tokenIds, evaluation.perplexity == nil, tasks.isEmpty {
+      if output.json {
+        emit(try Format.json(report))
+      } else {
+        emit(
+          String(
+            format: "nll %.6f nats/token · perplexity %.4f · %d predicted tokens in %d sequences",
+            report.nll, report.perplexity, report.tokens, report.sequences))
+      }
+      return
+    }
     if output.json {
-      emit(try Format.json(report))
-    } else {
-      emit(
+      emit(try Format.jsonNumbers(full))
+      return
+    }
+    var lines: [String] = []
+    if let report = full.tokenIds {
+      lines.append(
         String(
-          format: "nll %.6f nats/token · perplexity %.4f · %d predicted tokens in %d sequences",
+          format: "token ids: nll %.6f nats/token · perplexity %.4f · %d tokens in %d sequences",
           report.nll, report.perplexity, report.tokens, report.sequences))
     }
+    if let p = full.perplexity { lines.append(p.text) }
+    if let d = full.divergence { lines.append(d.text) }
+    lines += full.tasks.map(\.text)
+    emit(lines.joined(separator: "\n"))
+  }
+}
+
+struct Stability: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Stability of a compressed model's answers against the original's, per task.",
+    discussion: """
+      Reads two predictions files written by `streamline eval --task ... --predictions`. \
+      Stability (Chen et al., ICLR 2025): items where the compressed model is right exactly when \
+      the original is, each weighted by softmax over items of the population standard deviation \
+      of the original's per-token mean choice NLLs. Also plain agreement (same prediction) and \
+      both accuracies.
+      """)
+
+  @Option(help: "Predictions of the original model.")
+  var original: String
+
+  @Option(help: "Predictions of the compressed model.")
+  var compressed: String
+
+  @OptionGroup var output: OutputOptions
+
+  func run() throws {
+    let results = try StabilityResult.compare(
+      original: try PredictionsFile.read(path: original), originalPath: original,
+      compressed: try PredictionsFile.read(path: compressed), compressedPath: compressed)
+    if output.json {
+      emit(try Format.jsonNumbers(results))
+      return
+    }
+    var lines = ["task            items  stability  agreement  original acc  compressed acc"]
+    for r in results {
+      lines.append(
+        r.task.padding(toLength: 15, withPad: " ", startingAt: 0)
+          + String(
+            format: " %5d    %6.2f%%    %6.2f%%       %6.2f%%         %6.2f%%", r.items,
+            r.stability * 100, r.agreement * 100, r.originalAcc * 100, r.compressedAcc * 100))
+    }
+    emit(lines.joined(separator: "\n"))
+  }
+}
+
+struct Compare: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Original beside compressed: size, speed, accuracy, stability, perplexity, KL.")
+
+  @Argument(help: "The original model folder.")
+  var original: String
+
+  @Argument(help: "The compressed model folder.")
+  var compressed: String
+
+  @Option(help: "Matrix-product precision: f32 or bf16.")
+  var precision: Precision = .f32
+
+  @OptionGroup var evaluation: EvaluationOptions
+
+  @Option(help: "Write comparison.md, comparison.json, comparison.svg and both predictions here.")
+  var report: String?
+
+  @Option(name: .customLong("speed-tokens"), help: "Tokens in the forward-speed measurement.")
+  var speedTokens = 256
+
+  @OptionGroup var output: OutputOptions
+
+  func run() throws {
+    let tasks = try evaluation.readTasks()
+    let documents = try evaluation.perplexity.map {
+      try TextFile.read(path: $0, field: evaluation.textField)
+    }
+    let a = try DecoderModel(
+      url: URL(fileURLWithPath: original), precision: precision, residentWeights: true)
+    let b = try DecoderModel(
+      url: URL(fileURLWithPath: compressed), precision: precision, residentWeights: true)
+    let needsTokenizer = documents != nil || !tasks.isEmpty
+    let encoderA = needsTokenizer ? try loadEncoder(original) : nil
+    // The compressed folder normally carries the tokenizer; fall back to the original's.
+    let encoderB = needsTokenizer ? ((try? loadEncoder(compressed)) ?? encoderA) : nil
+    var comparison = Comparison(
+      original: try ModelFacts(model: a, speedTokens: speedTokens),
+      compressed: try ModelFacts(model: b, speedTokens: speedTokens))
+    var predictions: ([TaskScore], [TaskScore]) = ([], [])
+    if let encoderA, let encoderB {
+      for task in tasks {
+        let (sa, ra) = try evaluation.score(
+          task, model: a, encoder: encoderA, label: "original ")
+        let (sb, rb) = try evaluation.score(
+          task, model: b, encoder: encoderB, label: "compressed ")
+        predictions.0.append(sa)
+        predictions.1.append(sb)
+        let pa = PredictionsFile.lines([sa])
+        let pb = PredictionsFile.lines([sb])
+        comparison.tasks.append(
+          Comparison.TaskRow(
+            original: ra, compressed: rb,
+            stability: StabilityResult(task: task.name, original: pa, compressed: pb)))
+      }
+      if let documents {
+        let (seqLen, stride) = evaluation.windowLength(encoderA)
+        var scorer = TextScorer(model: b, encoder: encoderA)
+        scorer.batchRows = max(evaluation.batchRows, seqLen)
+        let progress = Progress("perplexity and divergence windows")
+        let (result, divergence) = try scorer.run(
+          documents: documents, seqLen: seqLen, stride: stride, reference: a
+        ) { done, total in progress.update(done, of: total) }
+        comparison.compressedPerplexity = result
+        comparison.divergence = divergence
+        comparison.originalPerplexity = divergence?.reference
+      }
+    }
+    if let report {
+      let folder = URL(fileURLWithPath: report)
+      try comparison.write(to: folder)
+      if !tasks.isEmpty {
+        try PredictionsFile.write(
+          PredictionsFile.lines(predictions.0),
+          path: folder.appendingPathComponent("original.predictions.jsonl").path)
+        try PredictionsFile.write(
+          PredictionsFile.lines(predictions.1),
+          path: folder.appendingPathComponent("compressed.predictions.jsonl").path)
+      }
+    }
+    emit(output.json ? try Format.jsonNumbers(comparison) : comparison.text)
   }
 }

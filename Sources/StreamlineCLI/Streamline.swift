@@ -6,6 +6,7 @@ struct StreamlineCommand: ParsableCommand {
     commandName: "streamline",
     abstract: "Compress large language models by layer pruning and layer replacement.",
     subcommands: [
-      Inspect.self, Analyze.self, Prune.self, Eval.self, TokenizeCommand.self, Bench.self,
+      Inspect.self, Analyze.self, Prune.self, Eval.self, Stability.self, Compare.self,
+      TokenizeCommand.self, Bench.self,
     ])
 }

@@ -1,0 +1,308 @@
+import Evaluation
+import Foundation
+import Models
+
+/// One task's accuracies as reported by `eval` and `compare`.
+public struct TaskReport: Codable, Sendable {
+  public var task: String
+  public var file: String
+  public var items: Int
+  public var acc: Double
+  public var accStderr: Double
+  public var accNorm: Double
+  public var accNormStderr: Double
+  public var seconds: Double
+
+  enum CodingKeys: String, CodingKey {
+    case task, file, items, acc, seconds
+    case accStderr = "acc_stderr"
+    case accNorm = "acc_norm"
+    case accNormStderr = "acc_norm_stderr"
+  }
+
+  public init(_ score: TaskScore, file: String, seconds: Double) {
+    task = score.name
+    self.file = file
+    items = score.items.count
+    acc = score.acc
+    accStderr = score.accStderr
+    accNorm = score.accNorm
+    accNormStderr = score.accNormStderr
+    self.seconds = seconds
+  }
+
+  public var text: String {
+    String(
+      format: "%@: acc %.4f ± %.4f · acc_norm %.4f ± %.4f (%d items, %.1f s)", task, acc,
+      accStderr, accNorm, accNormStderr, items, seconds)
+  }
+}
+
+/// A model folder's size and a simple forward-speed measurement.
+public struct ModelFacts: Codable, Sendable {
+  public var path: String
+  public var layers: Int
+  public var parameters: Int
+  public var bytesOnDisk: Int
+  /// Tokens per second of one forward over `speedTokens` tokens (with logits), after a warm-up.
+  public var tokensPerSecond: Double
+
+  enum CodingKeys: String, CodingKey {
+    case path, layers, parameters
+    case bytesOnDisk = "bytes_on_disk"
+    case tokensPerSecond = "tokens_per_second"
+  }
+
+  public init(model: DecoderModel, speedTokens: Int = 256) throws {
+    let url = model.folder?.url
+    path = url?.path ?? "(random weights)"
+    layers = model.config.numLayers
+    parameters = model.config.totalParameters
+    var bytes = 0
+    if let url {
+      for name in (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? [] {
+        let attributes = try? FileManager.default.attributesOfItem(
+          atPath: url.appendingPathComponent(name).path)
+        if attributes?[.type] as? FileAttributeType == .typeRegular,
+          let size = attributes?[.size] as? NSNumber
+        {
+          bytes += size.intValue
+        }
+      }
+    }
+    bytesOnDisk = bytes
+    let vocabulary = model.config.vocabSize
+    let tokens = (0..<max(2, speedTokens)).map { ($0 * 7919 + 13) % vocabulary }
+    try model.forward([Array(tokens.prefix(8))], logits: { _, _, _ in })
+    let start = Date()
+    try model.forward([tokens], logits: { _, _, _ in })
+    tokensPerSecond = Double(tokens.count) / Date().timeIntervalSince(start)
+  }
+}
+
+/// `streamline compare`: everything needed to decide whether to ship a compressed model.
+public struct Comparison: Codable, Sendable {
+  public struct TaskRow: Codable, Sendable {
+    public var task: String
+    public var items: Int
+    public var original: TaskReport
+    public var compressed: TaskReport
+    /// compressed acc / original acc (NaN when the original scores 0).
+    public var relativeAcc: Double
+    public var relativeAccNorm: Double
+    public var stability: StabilityResult
+
+    enum CodingKeys: String, CodingKey {
+      case task, items, original, compressed, stability
+      case relativeAcc = "relative_acc"
+      case relativeAccNorm = "relative_acc_norm"
+    }
+
+    public init(original: TaskReport, compressed: TaskReport, stability: StabilityResult) {
+      task = original.task
+      items = original.items
+      self.original = original
+      self.compressed = compressed
+      relativeAcc = Comparison.relative(compressed.acc, original.acc)
+      relativeAccNorm = Comparison.relative(compressed.accNorm, original.accNorm)
+      self.stability = stability
+    }
+  }
+
+  public var original: ModelFacts
+  public var compressed: ModelFacts
+  public var tasks: [TaskRow]
+  public var originalPerplexity: TextPerplexity?
+  public var compressedPerplexity: TextPerplexity?
+  public var divergence: Divergence?
+
+  enum CodingKeys: String, CodingKey {
+    case original, compressed, tasks, divergence
+    case originalPerplexity = "original_perplexity"
+    case compressedPerplexity = "compressed_perplexity"
+  }
+
+  public init(original: ModelFacts, compressed: ModelFacts) {
+    self.original = original
+    self.compressed = compressed
+    tasks = []
+  }
+
+  public static func relative(_ a: Double, _ b: Double) -> Double { b == 0 ? .nan : a / b }
+
+  /// Mean over tasks of relative accuracy and of stability.
+  public var meanRelativeAcc: Double {
+    Statistics.mean(tasks.map(\.relativeAcc).filter { !$0.isNaN })
+  }
+  public var meanStability: Double { Statistics.mean(tasks.map(\.stability.stability)) }
+
+  /// The rows of the side-by-side table: (what, original, compressed, compressed vs original).
+  public var rows: [(String, String, String, String)] {
+    func pct(_ x: Double) -> String { x.isNaN ? "–" : String(format: "%.2f%%", x * 100) }
+    func ratio(_ a: Double, _ b: Double) -> String {
+      b == 0 ? "–" : String(format: "×%.3f", a / b)
+    }
+    var out: [(String, String, String, String)] = [
+      (
+        "layers", "\(original.layers)", "\(compressed.layers)",
+        "\(compressed.layers - original.layers)"
+      ),
+      (
+        "parameters", Format.count(original.parameters), Format.count(compressed.parameters),
+        ratio(Double(compressed.parameters), Double(original.parameters))
+      ),
+      (
+        "size on disk", Format.bytes(original.bytesOnDisk), Format.bytes(compressed.bytesOnDisk),
+        ratio(Double(compressed.bytesOnDisk), Double(original.bytesOnDisk))
+      ),
+      (
+        "forward tokens/s", String(format: "%.1f", original.tokensPerSecond),
+        String(format: "%.1f", compressed.tokensPerSecond),
+        ratio(compressed.tokensPerSecond, original.tokensPerSecond)
+      ),
+    ]
+    for row in tasks {
+      out.append(
+        (
+          "\(row.task) acc", pct(row.original.acc), pct(row.compressed.acc),
+          "relative " + pct(row.relativeAcc)
+        ))
+      out.append(
+        (
+          "\(row.task) acc_norm", pct(row.original.accNorm), pct(row.compressed.accNorm),
+          "relative " + pct(row.relativeAccNorm)
+        ))
+      out.append(
+        (
+          "\(row.task) stability", "", pct(row.stability.stability),
+          "agreement " + pct(row.stability.agreement)
+        ))
+    }
+    if !tasks.isEmpty {
+      out.append(("mean relative acc", "", pct(meanRelativeAcc), ""))
+      out.append(("mean stability", "", pct(meanStability), ""))
+    }
+    if let a = originalPerplexity, let b = compressedPerplexity {
+      out.append(
+        (
+          "perplexity", String(format: "%.3f ± %.3f", a.perplexity, a.perplexityStderr),
+          String(format: "%.3f ± %.3f", b.perplexity, b.perplexityStderr),
+          ratio(b.perplexity, a.perplexity)
+        ))
+      out.append(
+        (
+          "bits per byte", String(format: "%.4f", a.bitsPerByte),
+          String(format: "%.4f", b.bitsPerByte),
+          String(format: "%+.4f", b.bitsPerByte - a.bitsPerByte)
+        ))
+    }
+    if let d = divergence {
+      out.append(
+        (
+          "KL divergence (nats)", "", String(format: "%.5f", d.klMean),
+          String(format: "median %.5f · p99 %.5f", d.klMedian, d.klP99)
+        ))
+      out.append(("top-1 agreement", "", pct(d.top1Agreement), ""))
+      out.append(("mean Δp(actual token)", "", String(format: "%+.5f", d.deltaPMean), ""))
+    }
+    return out
+  }
+
+  public var text: String {
+    let header = ("", "original", "compressed", "compressed vs original")
+    let all = [header] + rows
+    let widths = [
+      all.map(\.0.count).max()!, all.map(\.1.count).max()!, all.map(\.2.count).max()!,
+    ]
+    func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: w - s.count) }
+    var lines = [
+      "original   \(original.path)", "compressed \(compressed.path)", "",
+    ]
+    for row in all {
+      lines.append(
+        pad(row.0, widths[0]) + "  " + pad(row.1, widths[1]) + "  " + pad(row.2, widths[2])
+          + "  " + row.3)
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  public var markdown: String {
+    var lines = [
+      "# Original vs compressed", "",
+      "- original: `\(original.path)`", "- compressed: `\(compressed.path)`", "",
+      "| | original | compressed | compressed vs original |", "|---|---|---|---|",
+    ]
+    for row in rows { lines.append("| \(row.0) | \(row.1) | \(row.2) | \(row.3) |") }
+    lines += [
+      "",
+      "Stability (Chen et al., ICLR 2025): the share of items on which the compressed model is "
+        + "right exactly when the original is, each item weighted by the softmax of the spread of "
+        + "the original's per-token choice losses. Agreement: same prediction. KL divergence: "
+        + "KL(original ‖ compressed) of the next-token distribution per token.",
+      "",
+    ]
+    return lines.joined(separator: "\n")
+  }
+
+  /// Grouped bars per task: original acc, compressed acc, stability (0–100%).
+  public var chart: String {
+    let groups = tasks.map {
+      ($0.task, [$0.original.acc, $0.compressed.acc, $0.stability.stability])
+    }
+    let series = ["original acc", "compressed acc", "stability"]
+    let colors = ["#1f77b4", "#ff7f0e", "#2ca02c"]
+    let left = 50.0
+    let top = 40.0
+    let plotHeight = 220.0
+    let groupWidth = 90.0
+    let width = left + Double(max(1, groups.count)) * groupWidth + 20
+    var svg = SVG(width: max(width, 360), height: top + plotHeight + 70)
+    svg.text(
+      "accuracy and stability per task", x: left, y: 22, size: 14, weight: "bold")
+    for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
+      let y = top + plotHeight * (1 - tick)
+      svg.line(x1: left, y1: y, x2: left + Double(groups.count) * groupWidth, y2: y, stroke: "#ddd")
+      svg.text(String(format: "%.0f%%", tick * 100), x: left - 6, y: y + 4, size: 10, anchor: "end")
+    }
+    for (g, group) in groups.enumerated() {
+      let x0 = left + Double(g) * groupWidth + 12
+      for (k, value) in group.1.enumerated() {
+        let h = plotHeight * min(1, max(0, value.isNaN ? 0 : value))
+        svg.rect(
+          x: x0 + Double(k) * 22, y: top + plotHeight - h, width: 20, height: h, fill: colors[k],
+          title: "\(group.0) \(series[k]): \(String(format: "%.2f%%", value * 100))")
+      }
+      svg.text(group.0, x: x0 + 33, y: top + plotHeight + 16, size: 11, anchor: "middle")
+    }
+    for (k, name) in series.enumerated() {
+      let x = left + Double(k) * 120
+      svg.rect(x: x, y: top + plotHeight + 34, width: 12, height: 12, fill: colors[k])
+      svg.text(name, x: x + 16, y: top + plotHeight + 44, size: 11)
+    }
+    return svg.document
+  }
+
+  /// comparison.json, comparison.md and comparison.svg in `folder` (created if needed), each
+  /// written atomically.
+  public func write(to folder: URL) throws {
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try Data(try Format.jsonNumbers(self).utf8).write(
+      to: folder.appendingPathComponent("comparison.json"), options: .atomic)
+    try Data(markdown.utf8).write(
+      to: folder.appendingPathComponent("comparison.md"), options: .atomic)
+    try Data(chart.utf8).write(
+      to: folder.appendingPathComponent("comparison.svg"), options: .atomic)
+  }
+}
+
+extension Format {
+  /// `json`, with NaN and infinities (e.g. a standard error of one item) written as the
+  /// strings "nan", "inf" and "-inf" instead of failing.
+  public static func jsonNumbers<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+  }
+}
