@@ -6,7 +6,7 @@ import Streamline
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure speed against a reference measured in the same run.",
-    subcommands: [BenchForward.self, BenchTrain.self, BenchTokenize.self])
+    subcommands: [BenchForward.self, BenchTrain.self, BenchTokenize.self, BenchChoices.self])
 }
 
 struct BenchForward: ParsableCommand {
