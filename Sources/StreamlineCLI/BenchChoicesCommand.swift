@@ -39,18 +39,8 @@ struct BenchChoices: ParsableCommand {
   }
 
   func run() throws {
-    let path = config ?? "(TinyLlama-1.1B shape)"
-    let data: Data
-    if let config {
-      guard let contents = FileManager.default.contents(atPath: config) else {
-        throw ValidationError("\(config): cannot read the file")
-      }
-      data = contents
-    } else {
-      data = Data(ForwardBenchmark.defaultConfig.utf8)
-    }
     let result = try ChoiceBenchmark.run(
-      config: try Architectures.config(from: data, path: path), precision: precision,
+      config: try benchmarkShape(config), precision: precision,
       items: items, choices: choices, contextTokens: contextTokens,
       continuationTokens: continuationTokens, progress: Progress("scoring", unit: "items"))
     emit(output.json ? try Format.json(result) : result.text)
