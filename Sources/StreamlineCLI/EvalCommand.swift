@@ -89,8 +89,9 @@ struct EvaluationOptions: ParsableArguments {
 }
 
 /// The tokenizer of a model folder, with the folder named when it has none.
-func loadEncoder(_ path: String) throws -> RequestEncoder {
-  try RequestEncoder(modelFolder: URL(fileURLWithPath: path))
+func loadEncoder(_ name: String) throws -> RequestEncoder {
+  let path = DemoModel.resolve(name)
+  return try RequestEncoder(modelFolder: URL(fileURLWithPath: path))
 }
 
 struct Eval: ParsableCommand {
@@ -163,7 +164,8 @@ struct Eval: ParsableCommand {
     let loaded = try model.load(resident: true)
     let referenceModel = try reference.map {
       try DecoderModel(
-        url: URL(fileURLWithPath: $0), precision: model.precision, residentWeights: true)
+        url: URL(fileURLWithPath: DemoModel.resolve($0)), precision: model.precision,
+        residentWeights: true)
     }
     var full = FullReport(model: model.model, tasks: [])
 
@@ -300,9 +302,11 @@ struct Compare: ParsableCommand {
       try TextFile.read(path: $0, field: evaluation.textField)
     }
     let a = try DecoderModel(
-      url: URL(fileURLWithPath: original), precision: precision, residentWeights: true)
+      url: URL(fileURLWithPath: DemoModel.resolve(original)), precision: precision,
+      residentWeights: true)
     let b = try DecoderModel(
-      url: URL(fileURLWithPath: compressed), precision: precision, residentWeights: true)
+      url: URL(fileURLWithPath: DemoModel.resolve(compressed)), precision: precision,
+      residentWeights: true)
     let needsTokenizer = documents != nil || !tasks.isEmpty
     let encoderA = needsTokenizer ? try loadEncoder(original) : nil
     // The compressed folder normally carries the tokenizer; fall back to the original's.
