@@ -27,15 +27,15 @@ public enum TaskFormat: String, CaseIterable, Sendable, Codable {
     signatures.first { _, fields in fields.allSatisfy { object[$0] != nil } }?.0
   }
 
-  /// The task name used in reports when none is given: the layout, or for generic files the
-  /// file name without its extension.
+  /// The task name used in reports when none is given: the file name without its extension
+  /// (`next_verse.jsonl` reports as next_verse), or the layout when the file is named only after
+  /// its split (`test.jsonl`, `validation.jsonl`, ...).
   func taskName(path: String) -> String {
-    switch self {
-    case .generic, .arcEasy:
-      let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-      return self == .generic ? base : (base.contains("challenge") ? "arc_challenge" : rawValue)
-    default: return rawValue
-    }
+    let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+    let splits = ["test", "train", "validation", "valid", "dev", "data", "task", "tasks"]
+    guard splits.contains(base.lowercased()) else { return base }
+    if self == .arcEasy && base.contains("challenge") { return "arc_challenge" }
+    return self == .generic ? base : rawValue
   }
 }
 
