@@ -93,13 +93,22 @@ public enum Kernels {
     for r in 0..<rows {
       let row = scores + r * columns
       let keep = min(columns, firstPosition + r + 1)
-      var maximum = -Float.infinity
-      for j in 0..<keep {
+      var maxima = VectorMath.Vector(repeating: -.infinity)
+      var j = 0
+      while j + 8 <= keep {
+        let v = UnsafeRawPointer(row + j).loadUnaligned(as: VectorMath.Vector.self) * scale
+        UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: VectorMath.Vector.self)
+        maxima.replace(with: v, where: v .> maxima)
+        j += 8
+      }
+      var maximum = maxima.max()
+      while j < keep {
         row[j] *= scale
         maximum = max(maximum, row[j])
+        j += 1
       }
       var sums = VectorMath.Vector()
-      var j = 0
+      j = 0
       while j + 8 <= keep {
         let e = VectorMath.exp(
           UnsafeRawPointer(row + j).loadUnaligned(as: VectorMath.Vector.self) - maximum)

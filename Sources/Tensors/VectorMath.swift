@@ -7,9 +7,16 @@ public enum VectorMath {
   /// bits. Inputs below -88 flush to 0; above 88.7 overflow to infinity.
   @inline(__always)
   public static func exp(_ x: Vector) -> Vector {
-    let clamped = x.clamped(
-      lowerBound: Vector(repeating: -87.33654), upperBound: Vector(repeating: 88.72283))
-    let k = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+    // Comparisons and blends vectorise; the generic `clamped` goes lane by lane.
+    var clamped = x
+    clamped.replace(with: -87.33654, where: x .< -87.33654)
+    clamped.replace(with: 88.72283, where: x .> 88.72283)
+    // Adding 1.5·2²³ rounds to the nearest integer (ties to even) in the float unit and leaves
+    // that integer in the low mantissa bits: no float-to-int conversion, which Swift's generic
+    // SIMD code does one lane at a time.
+    let magic = Vector(repeating: 12_582_912)
+    let shifted = clamped * 1.442_695_04 + magic
+    let k = shifted - magic
     var r = clamped - k * 0.693_145_751_953_125
     r = r - k * 1.428_606_765_330_187_045e-6
     var p = Vector(repeating: 1.987_569_150_0e-4)
@@ -19,8 +26,9 @@ public enum VectorMath {
     p = p * r + 1.666_666_545_9e-1
     p = p * r + 5.000_000_120_1e-1
     p = p * r * r + r + 1
-    let bits = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(k)) &+ 127) &<< 23
-    var result = p * unsafeBitCast(bits, to: Vector.self)
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let scale = unsafeBitCast((integer &+ 127) &<< 23, to: Vector.self)
+    var result = p * scale
     result.replace(with: 0, where: x .< -87.33654)
     result.replace(with: .infinity, where: x .> 88.72283)
     return result
