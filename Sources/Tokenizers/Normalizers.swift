@@ -88,8 +88,10 @@ struct LowercaseNormalizer: Normalizer {
   func normalize(_ s: [UInt32]) -> [UInt32] { lowercaseScalars(s) }
 }
 
+/// A combining mark as the StripAccents normalizer of the reference sees it (its Unicode tables
+/// predate the stdlib's: marks assigned since are kept, a few recategorised ones differ).
 @inline(__always) func isMark(_ c: UInt32) -> Bool {
-  c >= 0x300 && GCSet.bit(generalCategory(c)) & GCSet.mark != 0
+  c >= 0x300 && inRanges(combiningMarkRanges, c)
 }
 
 struct StripAccentsNormalizer: Normalizer {
@@ -164,8 +166,8 @@ struct BertNormalizer: Normalizer {
           out.append(c)
           continue
         }
-        let g = generalCategory(c)
-        if g == .Cc || g == .Cf || g == .Co { continue }
+        // control, format and private-use characters, by the reference's (older) tables
+        if inRanges(bertControlRanges, c) { continue }
         out.append(isWhiteSpace(c) ? 0x20 : c)
       }
       s = out
@@ -185,7 +187,9 @@ struct BertNormalizer: Normalizer {
       s = out
     }
     if stripAccents {
-      s = unicodeNormalize(s, .nfd).filter { !($0 >= 0x300 && generalCategory($0) == .Mn) }
+      s = unicodeNormalize(s, .nfd).filter {
+        !($0 >= 0x300 && inRanges(bertNonspacingMarkRanges, $0))
+      }
     }
     if lowercase { s = lowercaseScalars(s) }
     return s

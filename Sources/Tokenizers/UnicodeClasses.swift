@@ -96,7 +96,7 @@ struct Kind {
   static let space: UInt8 = 4  // \s (White_Space)
   static let newline: UInt8 = 8  // \r or \n
   static let word: UInt8 = 16  // Rust regex / onig \w: Alphabetic, M, Nd, Pc, Join_Control
-  static let punct: UInt8 = 32  // P* or ASCII punctuation (BERT)
+  static let punct: UInt8 = 32  // BERT punctuation: ASCII or P* as of the reference's tables
 }
 
 private func computeKind(_ v: UInt32) -> UInt8 {
@@ -112,12 +112,8 @@ private func computeKind(_ v: UInt32) -> UInt8 {
   {
     k |= Kind.word
   }
-  if gcBit & GCSet.punctuation != 0 { k |= Kind.punct }
-  if v < 0x80, v > 0x20, v != 0x7F, !(v >= 0x30 && v <= 0x39), !(v >= 0x41 && v <= 0x5A),
-    !(v >= 0x61 && v <= 0x7A)
-  {
-    k |= Kind.punct
-  }
+  // BERT's punctuation follows the reference library's old Unicode tables, not the stdlib's.
+  if inRanges(bertPunctuationRanges, v) { k |= Kind.punct }
   return k
 }
 
@@ -156,4 +152,19 @@ func caseFold(_ v: UInt32) -> UInt32 {
   let low2 = s.properties.lowercaseMapping.unicodeScalars
   if low2.count == 1 { return low2.first!.value }
   return v
+}
+
+/// Whether `v` lies in one of the sorted inclusive ranges `[lo0, hi0, lo1, hi1, ...]`.
+func inRanges(_ r: [UInt32], _ v: UInt32) -> Bool {
+  var lo = 0
+  var hi = r.count / 2
+  while lo < hi {
+    let mid = (lo + hi) / 2
+    if r[2 * mid + 1] < v {
+      lo = mid + 1
+    } else {
+      hi = mid
+    }
+  }
+  return lo < r.count / 2 && r[2 * lo] <= v
 }
