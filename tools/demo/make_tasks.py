@@ -4,31 +4,37 @@
 Reproduce (from the repository root; see tools/demo/fetch_corpus.py for the whole sequence):
 
     python tools/demo/fetch_corpus.py
-    python tools/demo/make_tasks.py        # -> demo/data/tasks/*.jsonl
+    python tools/demo/train_tokenizer.py
+    python tools/demo/train_model.py
+    python tools/demo/make_tasks.py        # -> demo/data/tasks/*.jsonl (needs demo/model/)
 
 Every item comes from the task-source split (demo/build/tasks_source.jsonl: 5% of the
 chapters, seen neither by the tokenizer nor by the model). Word statistics for plausible
-distractors come from the train split (demo/build/train.txt). Each task has its own seeded
-random.Random, so the files are byte-for-byte reproducible. Within a task a verse is the
-target of at most one item.
+distractors come from the train split (demo/build/train.txt). Whole-verse distractors are
+matched to the true ending by the demo model's log-likelihood without the context (see
+Prior). Each task has its own seeded random.Random, so with the shipped model the files are
+byte-for-byte reproducible. Within a task a verse is the target of at most one item.
 
 Tasks (one JSON object per line):
 
   next_verse.jsonl  hellaswag layout: ctx_a (the two verses before the target), ctx_b (the
                     target's first word, which capitalize() leaves unchanged), ctx, endings
                     (4: the rest of the target verse and the rest of three verses from other
-                    chapters that start with the same word and are of similar length),
+                    chapters that start with the same word, are of similar length, and
+                    score nearest the true rest after just the first word),
                     label ("0".."3", a string like hellaswag's), activity_label (the book).
                     lm-eval's hellaswag: query = activity_label + ": " + ctx_a + " " +
                     ctx_b.capitalize(), choices = endings.
   cloze.jsonl       ARC layout: question (the verse before, then the target verse up to a
                     removed content word), choices {text: 4 words, label: A-D}, answerKey.
                     Distractors are words that follow the same preceding word in the train
-                    split at least 3 times. lm-eval's arc_easy: "Question: {question}\nAnswer:",
+                    split at least 3 times, nearest the answer in train frequency.
+                    lm-eval's arc_easy: "Question: {question}\nAnswer:",
                     choices are the words.
   verse_end.jsonl   PIQA layout: goal (a verse up to its first ':' or ';' in the middle),
                     sol1/sol2 (the true rest, and the rest of another verse cut the same way,
-                    of similar length), label (0/1, an int like piqa's).
+                    of similar length and nearest in score after "Question: \nAnswer:"),
+                    label (0/1, an int like piqa's).
                     lm-eval's piqa: "Question: {goal}\nAnswer:", choices [sol1, sol2].
   winogrande.jsonl  WinoGrande layout: sentence with one word replaced by "_" (followed by at
                     least 4 words), option1/option2 (the word and a distractor that follows
