@@ -58,7 +58,8 @@ struct CalibrationArguments: ParsableArguments {
     options.seqLen = sequenceLength(model)
     options.samples = samples ?? self.samples
     options.seed = seed
-    options.lineDocuments = lineDocs
+    // The demo's calibration text holds one chapter per line, as the model was trained.
+    options.lineDocuments = lineDocs || (self.calibration == nil && modelOptions.isDemo)
     options.textField = textField
     let tokenizer = try loadTokenizer(modelPath)
     return try Calibration.load(
