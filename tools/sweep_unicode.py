@@ -8,11 +8,13 @@ Writes a text file (tens of MB of work, a few MB written; not committed) with:
 - `N<TAB>form<TAB>cp<TAB>out`: the form's normalization of "a" + chr(cp) + U+0301 + "b", only
   where it differs from the input (the test expects the input back everywhere else);
 - `P<TAB>form<TAB>in<TAB>out`: explicit inputs (all Hangul jamo pairs L+V, LV+T and neighbours,
-  pairs of marks in both orders) with their normalization;
+  pairs of marks in both orders, seeded random sequences of scalars that decompose, compose
+  or have a combining class) with their normalization;
 - `R<TAB>pattern<TAB>lo-hi,...`: the scalars Oniguruma's single-character `pattern` matches.
 Scalars are hex, sequences comma-separated.
 """
 
+import random
 import sys
 import unicodedata
 
@@ -78,6 +80,16 @@ def main():
             pairs.append("a" + chr(r) + chr(m))
         pairs.append(chr(0x10041) + chr(m))
         pairs.append(chr(0xE004B) + chr(m))
+    # Seeded random sequences over scalars that decompose, compose or carry a class.
+    rng = random.Random(0)
+    pool = sorted(
+        {c for c in ALL if unicodedata.decomposition(chr(c)) or unicodedata.combining(chr(c))}
+        | {int(x, 16) for c in ALL for x in unicodedata.decomposition(chr(c)).split() if x[0] != "<"}
+        | set(range(0x1100, 0x1200)) | set(range(0xAC00, 0xAC40)) | set(range(0x61, 0x7B))
+        | {0xE004B, 0x10041, 0x1E4E8, 0x1DFA, 0x7FD}
+    )
+    for _ in range(60000):
+        pairs.append("".join(chr(rng.choice(pool)) for _ in range(rng.randint(2, 6))))
     for name, norm in FORMS.items():
         for s, r in zip(pairs, batched(norm, pairs)):
             lines.append(f"P\t{name}\t{hexs(s)}\t{hexs(r)}")
