@@ -7,10 +7,10 @@ protocol Normalizer {
 
 enum UnicodeForm { case nfc, nfd, nfkc, nfkd }
 
-/// Unicode normalization. Foundation's implementation is correct but slow (about 1 MB/s on
-/// Linux), so only the stretches that can change are handed to it: a scalar that is its own
-/// normal form, never composes with what precedes it and has combining class 0 ("quick") is
-/// copied; each run of other scalars, with the quick scalar before it, is normalized on its own.
+/// Unicode normalization with the reference's data (see UnicodeNormalization.swift). Only the
+/// stretches that can change are normalized: a scalar that is its own normal form, never
+/// composes with what precedes it and has combining class 0 ("quick") is copied; each run of
+/// other scalars, with the quick scalar before it, is normalized on its own.
 func unicodeNormalize(_ s: [UInt32], _ form: UnicodeForm) -> [UInt32] {
   @inline(__always) func quick(_ c: UInt32) -> Bool {
     switch form {
@@ -45,22 +45,10 @@ func unicodeNormalize(_ s: [UInt32], _ form: UnicodeForm) -> [UInt32] {
     let start = i
     var j = quick(s[i]) ? i + 1 : i
     while j < n && !quick(s[j]) { j += 1 }
-    out.append(contentsOf: foundationNormalize(Array(s[start..<j]), form))
+    normalizeScalars(s[start..<j], form, into: &out)
     i = j
   }
   return out
-}
-
-private func foundationNormalize(_ s: [UInt32], _ form: UnicodeForm) -> [UInt32] {
-  let str = stringFrom(scalars: s)
-  let r: String
-  switch form {
-  case .nfc: r = str.precomposedStringWithCanonicalMapping
-  case .nfd: r = str.decomposedStringWithCanonicalMapping
-  case .nfkc: r = str.precomposedStringWithCompatibilityMapping
-  case .nfkd: r = str.decomposedStringWithCompatibilityMapping
-  }
-  return scalarsOf(r)
 }
 
 struct UnicodeNormalizer: Normalizer {

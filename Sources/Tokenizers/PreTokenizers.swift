@@ -289,7 +289,7 @@ struct SequencePreTokenizer: PreTokenizer {
   }
 }
 
-@inline(__always) func isNumeric(_ c: UInt32) -> Bool { kind(c) & Kind.number != 0 }
+@inline(__always) func isNumeric(_ c: UInt32) -> Bool { kind(c) & Kind.numeric != 0 }
 @inline(__always) func isPunct(_ c: UInt32) -> Bool { kind(c) & Kind.punct != 0 }
 
 extension Loader {

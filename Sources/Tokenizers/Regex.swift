@@ -152,8 +152,8 @@ final class CharMatcher {
         if uflags(c) & UFlags.whiteSpace == 0 && g != .Cc && g != .Cn && g != .Cs { return true }
       case .posixBlank: if c == 0x09 || generalCategory(c) == .Zs { return true }
       case .posixCntrl:
-        let g = generalCategory(c)
-        if g == .Cc || g == .Cf || g == .Cn || g == .Co || g == .Cs { return true }
+        // Oniguruma's Unicode [[:cntrl:]] is Control (Cc) only.
+        if generalCategory(c) == .Cc { return true }
       case .sub(let m): if m.matches(c) { return true }
       }
     }
@@ -721,7 +721,8 @@ struct RegexParser {
     case "emoji": return .flags(UFlags.emoji)
     case "alnum":
       let m = CharMatcher()
-      m.items = [.categories(GCSet.letter | GCSet.mark | GCSet.bit(.Nd))]
+      // Oniguruma's [[:alnum:]] is Alphabetic or Decimal_Number.
+      m.items = [.flags(UFlags.alphabetic), .categories(GCSet.bit(.Nd))]
       m.finish()
       return .sub(m)
     case "cntrl": return .posixCntrl
@@ -820,11 +821,7 @@ struct RegexParser {
   }
 }
 
-/// Oniguruma's Unicode `\w`: Alphabetic, Mark, Decimal_Number, Connector_Punctuation.
+/// Oniguruma's Unicode `\w`, as recorded from the reference: mostly Alphabetic, Mark,
+/// Decimal_Number and Connector_Punctuation, but also U+00B2, U+00B3, U+00B9, U+00BC...U+00BE.
 @inline(__always)
-func isOnigWord(_ c: UInt32) -> Bool {
-  let f = uflags(c)
-  if f & UFlags.alphabetic != 0 { return true }
-  let g = UInt32(1) << UInt32(f & UFlags.gcMask)
-  return g & (GCSet.mark | GCSet.bit(.Nd) | GCSet.bit(.Pc)) != 0
-}
+func isOnigWord(_ c: UInt32) -> Bool { uflags(c) & UFlags.onigWord != 0 }

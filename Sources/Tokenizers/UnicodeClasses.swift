@@ -1,8 +1,9 @@
 import Foundation
 
-/// General categories in a fixed order, plus a few binary properties, looked up per scalar.
-/// The Basic Multilingual Plane is tabulated once (the stdlib's property lookups are too slow
-/// for the per-scalar loops of pre-tokenization); other planes are computed on demand.
+/// General categories in a fixed order, plus a few binary properties, looked up per scalar, as
+/// the reference library sees them (tables recorded from it, not the stdlib's Unicode 17).
+/// The Basic Multilingual Plane is tabulated once (binary searches are too slow for the
+/// per-scalar loops of pre-tokenization); other planes are computed on demand.
 enum GC: UInt8, CaseIterable {
   case Lu, Ll, Lt, Lm, Lo, Mn, Mc, Me, Nd, Nl, No, Pc, Pd, Ps, Pe, Pi, Pf, Po, Sm, Sc, Sk, So
   case Zs, Zl, Zp, Cc, Cf, Cs, Co, Cn
@@ -17,53 +18,30 @@ struct UFlags {
   static let lowercase: UInt16 = 1 << 9
   static let hexDigit: UInt16 = 1 << 10
   static let emoji: UInt16 = 1 << 11
+  static let onigWord: UInt16 = 1 << 12
 }
 
+/// The general category and properties as the reference's regex engine (Oniguruma) sees them,
+/// from tables recorded from the reference (UnicodeTables.swift): Swift's Unicode 17 data
+/// classifies thousands of newer scalars differently.
 private func computeFlags(_ v: UInt32) -> UInt16 {
-  guard let s = Unicode.Scalar(v) else { return UInt16(GC.Cs.rawValue) }
-  let p = s.properties
-  let gc: GC
-  switch p.generalCategory {
-  case .uppercaseLetter: gc = .Lu
-  case .lowercaseLetter: gc = .Ll
-  case .titlecaseLetter: gc = .Lt
-  case .modifierLetter: gc = .Lm
-  case .otherLetter: gc = .Lo
-  case .nonspacingMark: gc = .Mn
-  case .spacingMark: gc = .Mc
-  case .enclosingMark: gc = .Me
-  case .decimalNumber: gc = .Nd
-  case .letterNumber: gc = .Nl
-  case .otherNumber: gc = .No
-  case .connectorPunctuation: gc = .Pc
-  case .dashPunctuation: gc = .Pd
-  case .openPunctuation: gc = .Ps
-  case .closePunctuation: gc = .Pe
-  case .initialPunctuation: gc = .Pi
-  case .finalPunctuation: gc = .Pf
-  case .otherPunctuation: gc = .Po
-  case .mathSymbol: gc = .Sm
-  case .currencySymbol: gc = .Sc
-  case .modifierSymbol: gc = .Sk
-  case .otherSymbol: gc = .So
-  case .spaceSeparator: gc = .Zs
-  case .lineSeparator: gc = .Zl
-  case .paragraphSeparator: gc = .Zp
-  case .control: gc = .Cc
-  case .format: gc = .Cf
-  case .surrogate: gc = .Cs
-  case .privateUse: gc = .Co
-  case .unassigned: gc = .Cn
-  @unknown default: gc = .Cn
+  if v >= 0xD800 && v <= 0xDFFF { return UInt16(GC.Cs.rawValue) }
+  // The last run starting at or before v.
+  var lo = 0
+  var hi = onigCategoryRuns.count
+  while hi - lo > 1 {
+    let mid = (lo + hi) / 2
+    if onigCategoryRuns[mid] >> 5 <= v { lo = mid } else { hi = mid }
   }
-  var f = UInt16(gc.rawValue)
-  if p.isWhitespace { f |= UFlags.whiteSpace }
-  if p.isAlphabetic { f |= UFlags.alphabetic }
-  if p.isJoinControl { f |= UFlags.joinControl }
-  if p.isUppercase { f |= UFlags.uppercase }
-  if p.isLowercase { f |= UFlags.lowercase }
-  if p.isHexDigit { f |= UFlags.hexDigit }
-  if p.isEmoji { f |= UFlags.emoji }
+  var f = UInt16(onigCategoryRuns[lo] & 31)
+  if inRanges(onigSpaceRanges, v) { f |= UFlags.whiteSpace }
+  if inRanges(onigAlphabeticRanges, v) { f |= UFlags.alphabetic }
+  if inRanges(onigJoinControlRanges, v) { f |= UFlags.joinControl }
+  if inRanges(onigUppercaseRanges, v) { f |= UFlags.uppercase }
+  if inRanges(onigLowercaseRanges, v) { f |= UFlags.lowercase }
+  if inRanges(onigHexDigitRanges, v) { f |= UFlags.hexDigit }
+  if inRanges(onigEmojiRanges, v) { f |= UFlags.emoji }
+  if inRanges(onigWordRanges, v) { f |= UFlags.onigWord }
   return f
 }
 
@@ -95,23 +73,22 @@ struct Kind {
   static let number: UInt8 = 2  // \p{N}
   static let space: UInt8 = 4  // \s (White_Space)
   static let newline: UInt8 = 8  // \r or \n
-  static let word: UInt8 = 16  // Rust regex / onig \w: Alphabetic, M, Nd, Pc, Join_Control
+  static let word: UInt8 = 16  // the Rust regex crate's \w (Whitespace pre-tokenizer)
   static let punct: UInt8 = 32  // BERT punctuation: ASCII or P* as of the reference's tables
+  static let numeric: UInt8 = 64  // Rust char::is_numeric (Digits pre-tokenizer)
 }
 
 private func computeKind(_ v: UInt32) -> UInt8 {
   let f = uflags(v)
   let gcBit = UInt32(1) << UInt32(f & UFlags.gcMask)
   var k: UInt8 = 0
+  // \p{L} and \p{N} as Oniguruma sees them (the known patterns' fast paths).
   if gcBit & GCSet.letter != 0 { k |= Kind.letter }
   if gcBit & GCSet.number != 0 { k |= Kind.number }
   if f & UFlags.whiteSpace != 0 { k |= Kind.space }
   if v == 0x0A || v == 0x0D { k |= Kind.newline }
-  if f & (UFlags.alphabetic | UFlags.joinControl) != 0
-    || gcBit & (GCSet.mark | GCSet.bit(.Nd) | GCSet.bit(.Pc)) != 0
-  {
-    k |= Kind.word
-  }
+  if inRanges(rustWordRanges, v) { k |= Kind.word }
+  if inRanges(rustNumericRanges, v) { k |= Kind.numeric }
   // BERT's punctuation follows the reference library's old Unicode tables, not the stdlib's.
   if inRanges(bertPunctuationRanges, v) { k |= Kind.punct }
   return k
