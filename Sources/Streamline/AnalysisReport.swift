@@ -43,7 +43,8 @@ public enum AnalysisReport {
     return lines.joined(separator: "\n")
   }
 
-  static func describe(_ layers: [Int]) -> String {
+  /// Layers as a range ("7–9") when contiguous, else a list.
+  public static func describe(_ layers: [Int]) -> String {
     guard let first = layers.first, let last = layers.last else { return "none" }
     if layers == Array(first...last) { return first == last ? "\(first)" : "\(first)–\(last)" }
     return layers.map(String.init).joined(separator: ",")

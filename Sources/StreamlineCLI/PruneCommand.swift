@@ -228,7 +228,7 @@ struct Prune: ParsableCommand {
       "wrote \(output): \(config.numLayers - summary.numLayers) layers fewer (\(summary.numLayers) of \(config.numLayers)), \(Format.count(summary.parameters)) of \(Format.count(summary.parametersBefore)) parameters"
     switch removal.replace {
     case .none:
-      text += "; removed layers \(Self.describe(plan.removed))"
+      text += "; removed layers \(AnalysisReport.describe(plan.removed))"
     case .layer, .ffn:
       text +=
         "; layers \(plan.start)–\(plan.end - 1) replaced by one trained \(removal.replace == .layer ? "decoder layer" : "MLP")"
@@ -252,12 +252,6 @@ struct Prune: ParsableCommand {
       }
     }
     emit(text)
-  }
-
-  static func describe(_ layers: [Int]) -> String {
-    guard let first = layers.first, let last = layers.last else { return "none" }
-    return layers == Array(first...last)
-      ? "\(first)–\(last)" : layers.map(String.init).joined(separator: ",")
   }
 
   /// "10-13" or "3,5,7" or a mix, 0-based.
