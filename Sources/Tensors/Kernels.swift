@@ -134,7 +134,21 @@ public enum Kernels {
     _ x: UnsafePointer<Float>, out: UnsafeMutablePointer<UInt16>, count: Int
   ) {
     Parallel.chunks(count, grain: 1 << 15) { range in
-      for i in range { out[i] = Numerics.bf16(from: x[i]) }
+      var i = range.lowerBound
+      // Round to nearest even in integer lanes; NaN lanes take the scalar path's quiet NaN.
+      while i + 8 <= range.upperBound {
+        let bits = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<UInt32>.self)
+        let value = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        var rounded = (bits &+ ((bits &>> 16) & 1) &+ 0x7FFF) &>> 16
+        rounded.replace(with: (bits &>> 16) | 0x40, where: value .!= value)
+        UnsafeMutableRawPointer(out + i).storeBytes(
+          of: SIMD8<UInt16>(truncatingIfNeeded: rounded), as: SIMD8<UInt16>.self)
+        i += 8
+      }
+      while i < range.upperBound {
+        out[i] = Numerics.bf16(from: x[i])
+        i += 1
+      }
     }
   }
 }

@@ -52,3 +52,24 @@ import Testing
     #expect(Numerics.float(fromBF16: 0xC000) == -2)
   }
 }
+
+@Suite struct BF16ConversionTests {
+  @Test func vectorConversionEqualsTheScalarRounding() {
+    var values: [Float] = [
+      1, -2, 0, -0, .infinity, -.infinity, .nan, -.nan, Float.greatestFiniteMagnitude,
+      Float.leastNonzeroMagnitude, Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000),
+      Float(bitPattern: 0x3F80_8001), Float(bitPattern: 0x7F7F_FFFF),
+    ]
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<1000 { values.append(Float(bitPattern: generator.next())) }
+    var out = [UInt16](repeating: 0, count: values.count)
+    values.withUnsafeBufferPointer { v in
+      out.withUnsafeMutableBufferPointer { o in
+        Kernels.toBF16(v.baseAddress!, out: o.baseAddress!, count: v.count)
+      }
+    }
+    for (value, converted) in zip(values, out) {
+      #expect(converted == Numerics.bf16(from: value), "\(value.bitPattern)")
+    }
+  }
+}
