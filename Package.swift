@@ -44,7 +44,7 @@ let package = Package(
     .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: settings),
     .testTarget(
       name: "StreamlineTests",
-      dependencies: ["Streamline", "Models", "Checkpoint", "Tokenizers", "Tensors"],
+      dependencies: ["Streamline", "Models", "Checkpoint", "Tokenizers", "Tensors", "Evaluation"],
       swiftSettings: settings),
     .testTarget(
       name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Tokenizers"],
