@@ -98,7 +98,7 @@ public final class DecoderModel: @unchecked Sendable {
   public func head() throws -> (norm: Tensor, head: Linear) {
     if let residentHead { return residentHead }
     guard let folder else { preconditionFailure("random models hold their head") }
-    let name = config.tieWordEmbeddings ? LlamaConfig.embeddingName : LlamaConfig.headName
+    let name = config.headWeightName
     let made = (
       norm: try folder.float(LlamaConfig.finalNormName, shape: [config.hiddenSize]),
       head: try Linear.load(

@@ -179,6 +179,9 @@ public struct LlamaConfig: Sendable, Equatable {
     return names
   }
 
+  /// The LM head's weight: its own tensor, or the embeddings when they are tied.
+  public var headWeightName: String { tieWordEmbeddings ? Self.embeddingName : Self.headName }
+
   /// The tensors outside the decoder layers.
   public var globalTensors: [(name: String, shape: [Int])] {
     var names = [

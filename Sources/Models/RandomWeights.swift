@@ -14,6 +14,14 @@ public struct SplitMix: RandomNumberGenerator, Sendable {
     return z ^ (z >> 31)
   }
 
+  /// Fisher–Yates shuffle of `items` in place, reproducible for a seed (Swift's own
+  /// `shuffle(using:)` leaves the sequence of draws unspecified).
+  public mutating func shuffle<T>(_ items: inout [T]) {
+    for i in stride(from: items.count - 1, to: 0, by: -1) {
+      items.swapAt(i, Int(next() % UInt64(i + 1)))
+    }
+  }
+
   /// Uniform in [-1, 1).
   public mutating func nextSigned() -> Float {
     Float(next() >> 40) / Float(1 << 23) - 1

@@ -118,9 +118,7 @@ public enum Calibration {
     }
     var generator = SplitMix(seed: options.seed)
     var order = Array(pool.indices)
-    for i in stride(from: order.count - 1, to: 0, by: -1) {
-      order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
-    }
+    generator.shuffle(&order)
     let chosen = order.prefix(options.samples).sorted().map { pool[$0] }
     let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
     return CalibrationSet(

@@ -157,7 +157,7 @@ public enum Compression {
       }
       var top: FrozenTop?
       if request.training.loss == .lm {
-        let name = config.tieWordEmbeddings ? LlamaConfig.embeddingName : LlamaConfig.headName
+        let name = config.headWeightName
         top = FrozenTop(
           layers: try (end..<config.numLayers).map {
             try LlamaLayer.load($0, config: config, from: folder, precision: .f32)

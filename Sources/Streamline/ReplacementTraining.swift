@@ -170,9 +170,7 @@ public final class ReplacementTrainer {
     }
     var generator = SplitMix(seed: seed ^ 0x5EED)
     var order = Array(0..<count)
-    for i in stride(from: count - 1, to: 0, by: -1) {
-      order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
-    }
+    generator.shuffle(&order)
     let held = min(count - 1, max(1, Int((Double(count) * fraction).rounded())))
     return (Array(order[held...]).sorted(), Array(order[..<held]).sorted())
   }
@@ -284,9 +282,7 @@ public final class ReplacementTrainer {
     var step = 0
     for _ in 0..<options.epochs {
       var order = trainSet
-      for i in stride(from: order.count - 1, to: 0, by: -1) {
-        order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
-      }
+      generator.shuffle(&order)
       for first in stride(from: 0, to: order.count, by: perStep) {
         let group = Array(order[first..<min(order.count, first + perStep)])
         gradients.zero()
