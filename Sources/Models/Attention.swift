@@ -11,14 +11,21 @@ public enum Attention {
   static let queryBlock = 128
 
   /// `qkv` is `[rows, (H + 2·KV)·D]` (queries, then keys, then values, already rotated);
-  /// `out` is `[rows, H·D]`.
+  /// `out` is `[rows, H·D]`. `scale` multiplies the scores (default 1/√D; Gemma's
+  /// `query_pre_attn_scalar` gives another); `window` (attend to the last `window` positions
+  /// only) and `softcap` (`cap·tanh(s/cap)` on the scaled scores, Gemma 2) are the parameters
+  /// families will pass once the kernel implements them; today only nil is accepted.
   public static func forward(
     qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Batch,
-    heads: Int, kvHeads: Int, headDim d: Int
+    heads: Int, kvHeads: Int, headDim d: Int,
+    scale: Float? = nil, window: Int? = nil, softcap: Float? = nil
   ) {
+    precondition(
+      window == nil && softcap == nil,
+      "sliding windows and soft-capping are not implemented in attention yet")
     let stride = (heads + 2 * kvHeads) * d
     let group = heads / kvHeads
-    let scale = 1 / Float(d).squareRoot()
+    let scale = scale ?? 1 / Float(d).squareRoot()
     let segments = batch.segments
     let tasks = segments.count * heads
     let next = TaskCounter()

@@ -19,12 +19,16 @@ extension Attention {
   /// `[rows, H·D]`; gradients are *added* into `dQKV`, laid out like `qkv`.
   public static func backward(
     qkv: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dQKV: UnsafeMutablePointer<Float>,
-    batch: Batch, heads: Int, kvHeads: Int, headDim d: Int
+    batch: Batch, heads: Int, kvHeads: Int, headDim d: Int,
+    scale: Float? = nil, window: Int? = nil, softcap: Float? = nil
   ) {
+    precondition(
+      window == nil && softcap == nil,
+      "sliding windows and soft-capping are not implemented in attention yet")
     let stride = (heads + 2 * kvHeads) * d
     let outStride = heads * d
     let group = heads / kvHeads
-    let scale = 1 / Float(d).squareRoot()
+    let scale = scale ?? 1 / Float(d).squareRoot()
     let segments = batch.segments
     // Each sequence that continues none, followed by those that continue it.
     var families: [[Int]] = []
