@@ -1,9 +1,19 @@
 import Foundation
 
-/// The registry of supported architectures, keyed by `model_type`. Adding an architecture is
-/// one file and one line here.
+/// What a family's registry entry reads a configuration from: the fields most families share,
+/// already decoded, and the raw bytes for a family to decode its own (`Decodable` with
+/// explicit snake_case keys and `decodeIfPresent` defaults).
+public struct ConfigSource {
+  public let raw: RawConfig
+  public let data: Data
+  /// Where config.json came from, for error messages.
+  public let path: String
+}
+
+/// The registry of supported architectures, keyed by `model_type` (mlx-swift-lm's
+/// `LLMModelFactory`). Adding a family is its folder under `Sources/Models/` and one line here.
 public enum Architectures {
-  static let registry: [String: (RawConfig, String) throws -> LlamaConfig] = [
+  static let registry: [String: (ConfigSource) throws -> any Architecture] = [
     "llama": Llama.config,
     "mistral": Mistral.config,
     "qwen2": Qwen2.config,
@@ -12,7 +22,7 @@ public enum Architectures {
   public static var supported: [String] { registry.keys.sorted() }
 
   /// Reads `config.json` bytes into the configuration of a supported architecture.
-  public static func config(from data: Data, path: String) throws -> LlamaConfig {
+  public static func config(from data: Data, path: String) throws -> any Architecture {
     let raw = try RawConfig.decode(data, path: path)
     guard let modelType = raw.modelType else {
       throw ModelError.invalidConfig(path: path, reason: "model_type is missing")
@@ -21,6 +31,6 @@ public enum Architectures {
       throw ModelError.unsupportedArchitecture(
         path: path, modelType: modelType, supported: supported)
     }
-    return try make(raw, path)
+    return try make(ConfigSource(raw: raw, data: data, path: path))
   }
 }

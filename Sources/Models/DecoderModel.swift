@@ -12,17 +12,17 @@ import Tensors
 public final class DecoderModel: @unchecked Sendable {
   /// The checkpoint; nil for a model of random weights (benchmarks).
   public let folder: ModelFolder?
-  public let config: LlamaConfig
+  public let config: any Architecture
   public let precision: Precision
   public var residentWeights: Bool
   /// At most this many rows go through a layer at once, bounding the temporaries.
   public var chunkRows = 4096
 
-  var residentLayers: [Int: LlamaLayer] = [:]
+  var residentLayers: [Int: any DecoderLayer] = [:]
   /// Scratch buffers of the layer computations, and the lock that keeps one forward at a time.
   let workspace = Workspace()
   let workspaceLock = NSLock()
-  var residentHead: (norm: Tensor, head: Linear)?
+  var residentHead: (any LanguageModelHead)?
 
   public init(folder: ModelFolder, precision: Precision = .f32, residentWeights: Bool = false)
     throws
@@ -36,21 +36,16 @@ public final class DecoderModel: @unchecked Sendable {
 
   /// A model of random weights with the shape of `config`, for benchmarks: every layer shares
   /// one set of weights, which costs exactly what distinct ones would.
-  public init(randomWeights config: LlamaConfig, precision: Precision = .f32, seed: UInt64 = 0) {
+  public init(randomWeights config: any Architecture, precision: Precision = .f32, seed: UInt64 = 0)
+  {
     folder = nil
     self.config = config
     self.precision = precision
     residentWeights = true
     var generator = SplitMix(seed: seed)
-    let layer = LlamaLayer.random(config: config, precision: precision, using: &generator)
+    let layer = config.randomLayer(precision: precision, using: &generator)
     for index in 0..<config.numLayers { residentLayers[index] = layer }
-    residentHead = (
-      norm: Tensor(
-        shape: [config.hiddenSize], values: .init(repeating: 1, count: config.hiddenSize)),
-      head: Linear.random(
-        outFeatures: config.vocabSize, inFeatures: config.hiddenSize, bias: false,
-        precision: precision, using: &generator)
-    )
+    residentHead = config.randomHead(precision: precision, using: &generator)
   }
 
   public convenience init(
@@ -61,7 +56,7 @@ public final class DecoderModel: @unchecked Sendable {
   }
 
   /// Every expected tensor present with the shape config.json implies, nothing unexplained.
-  static func checkTensors(folder: ModelFolder, config: LlamaConfig) throws {
+  static func checkTensors(folder: ModelFolder, config: any Architecture) throws {
     var expected: [String: [Int]] = [:]
     for (name, shape) in config.globalTensors { expected[name] = shape }
     for layer in 0..<config.numLayers {
@@ -77,34 +72,27 @@ public final class DecoderModel: @unchecked Sendable {
       }
     }
     for name in folder.tensorNames where expected[name] == nil {
-      // Old checkpoints carry rotary buffers; tied checkpoints may still store the head.
-      if name.hasSuffix("rotary_emb.inv_freq") { continue }
-      if name == LlamaConfig.headName && config.tieWordEmbeddings { continue }
+      if config.tolerates(extraTensor: name) { continue }
       throw ModelError.unexpectedTensor(path: try folder.file(of: name).path, tensor: name)
     }
   }
 
   // MARK: - Weights
 
-  public func layer(_ index: Int) throws -> LlamaLayer {
+  public func layer(_ index: Int) throws -> any DecoderLayer {
     if let layer = residentLayers[index] { return layer }
     guard let folder else { preconditionFailure("random models hold every layer") }
-    let layer = try LlamaLayer.load(index, config: config, from: folder, precision: precision)
+    let layer = try config.loadLayer(index, from: folder, precision: precision)
     if residentWeights { residentLayers[index] = layer }
     return layer
   }
 
-  /// The final norm's weight and the LM head (the embedding matrix when they are tied).
-  public func head() throws -> (norm: Tensor, head: Linear) {
+  /// What follows the last layer: the final norm and the LM head (the embedding matrix when
+  /// they are tied).
+  public func head() throws -> any LanguageModelHead {
     if let residentHead { return residentHead }
     guard let folder else { preconditionFailure("random models hold their head") }
-    let name = config.headWeightName
-    let made = (
-      norm: try folder.float(LlamaConfig.finalNormName, shape: [config.hiddenSize]),
-      head: try Linear.load(
-        stacking: [name], outFeatures: [config.vocabSize], inFeatures: config.hiddenSize,
-        biases: [nil], from: folder, precision: precision)
-    )
+    let made = try config.loadHead(from: folder, precision: precision)
     if residentWeights { residentHead = made }
     return made
   }
@@ -156,23 +144,7 @@ public final class DecoderModel: @unchecked Sendable {
       }
       return (x, batch)
     }
-    let file = try folder.file(of: LlamaConfig.embeddingName)
-    let info = try file.info(LlamaConfig.embeddingName)
-    guard info.dtype.isComputable else {
-      throw CheckpointError.unsupportedDType(
-        path: file.path, tensor: info.name, dtype: info.dtype.rawValue)
-    }
-    // Convert only the rows used: a large vocabulary's table is never loaded whole.
-    let rowBytes = c * info.dtype.byteSize
-    var row = 0
-    for sequence in sequences {
-      for token in sequence {
-        let start = info.byteRange.lowerBound + token * rowBytes
-        let bytes = file.file.bytes(start..<(start + rowBytes))
-        Convert.toFloat(bytes, dtype: info.dtype, into: x.row(row))
-        row += 1
-      }
-    }
+    try config.embed(sequences, batch: batch, from: folder, into: x)
     return (x, batch)
   }
 
@@ -196,10 +168,10 @@ public final class DecoderModel: @unchecked Sendable {
     }
     let (x, batch) = try embed(sequences, prefixes: prefixes)
     try hiddenState?(0, x, batch)
-    let tables = RopeTables(rope: config.rope, count: batch.span)
+    let context = LayerContext(batch: batch)
     for (step, index) in order.enumerated() {
       let layer = try self.layer(index)
-      runLayer(layer, on: x, batch: batch, tables: tables)
+      runLayer(layer, on: x, batch: batch, context: context)
       try hiddenState?(step + 1, x, batch)
       progress?(step + 1, order.count)
     }
@@ -207,32 +179,29 @@ public final class DecoderModel: @unchecked Sendable {
   }
 
   /// Applies one layer to every sequence, a chunk of whole sequences at a time.
-  public func runLayer(_ layer: LlamaLayer, on x: Tensor, batch: Batch, tables: RopeTables) {
+  public func runLayer(
+    _ layer: any DecoderLayer, on x: Tensor, batch: Batch, context: LayerContext
+  ) {
     workspaceLock.lock()
     defer { workspaceLock.unlock() }
     for chunk in batch.chunks(rowLimit: chunkRows) {
       layer.forward(
         x.row(batch.segments[chunk.lowerBound].lowerBound), batch: batch.slice(chunk),
-        rope: tables, workspace: workspace)
+        context: context, workspace: workspace)
     }
   }
 
-  /// Final norm and LM head, one chunk of sequences at a time.
+  /// The head (final norm and LM head), one chunk of sequences at a time.
   public func applyHead(
     _ x: Tensor, batch: Batch, logits: (Int, UnsafePointer<Float>, Int) throws -> Void
   ) throws {
-    let (norm, head) = try self.head()
-    let c = config.hiddenSize
+    let head = try self.head()
     let rowLimit = max(1, (1 << 26) / config.vocabSize)
     for chunk in Batch(lengths: batch.segments.map(\.count)).chunks(rowLimit: rowLimit) {
       let first = batch.segments[chunk.lowerBound].lowerBound
       let rows = batch.segments[chunk.upperBound - 1].upperBound - first
-      let normed = Tensor(uninitialized: [rows, c])
-      Kernels.rmsNorm(
-        x.row(first), weight: norm.pointer, eps: config.rmsNormEps, out: normed.pointer,
-        rows: rows, columns: c)
       let out = Tensor(uninitialized: [rows, config.vocabSize])
-      head.apply(Linear.Input(normed.pointer), into: out.pointer, rows: rows)
+      _ = head.forward(x.row(first), rows: rows, logits: out.pointer)
       for s in chunk {
         let segment = batch.segments[s]
         try logits(s, out.row(segment.lowerBound - first), segment.count)

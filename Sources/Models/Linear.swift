@@ -113,6 +113,12 @@ public final class LinearGradient: @unchecked Sendable {
     bias = linear.bias.map { Tensor(zeros: $0.shape) }
   }
 
+  /// Views of gradient tensors kept elsewhere (a layer's gradients laid out by its table).
+  public init(weight: Tensor, bias: Tensor?) {
+    self.weight = weight
+    self.bias = bias
+  }
+
   public func zero() {
     weight.data.update(repeating: 0)
     bias?.data.update(repeating: 0)

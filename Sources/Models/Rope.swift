@@ -3,8 +3,8 @@ import Tensors
 
 /// Rotary position embedding, with inverse frequencies computed in Float32 step by step as
 /// `transformers` computes them, so positions far into a sequence rotate identically.
-public struct Rope: Sendable, Equatable {
-  public enum Scaling: Sendable, Equatable {
+public struct Rope: Sendable, Hashable {
+  public enum Scaling: Sendable, Hashable {
     case none
     /// Position interpolation: every frequency divided by `factor`.
     case linear(factor: Double)

@@ -45,7 +45,7 @@ public struct ChoiceBenchmark: Codable, Sendable {
   }
 
   public static func run(
-    config: LlamaConfig, precision: Precision, items: Int, choices: Int, contextTokens: Int,
+    config: any Architecture, precision: Precision, items: Int, choices: Int, contextTokens: Int,
     continuationTokens: Int, progress: Progress? = nil
   ) throws -> ChoiceBenchmark {
     let model = DecoderModel(randomWeights: config, precision: precision)

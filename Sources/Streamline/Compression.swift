@@ -144,29 +144,24 @@ public enum Compression {
         folder: folder, config: config, store: store!, lengths: lengths, start: start, end: end,
         options: request.training, analysis: analysis)
     case .layer, .ffn:
-      let layer = try LlamaLayer.load(start, config: config, from: folder, precision: .f32)
+      let layer = try config.loadLayer(start, from: folder, precision: .f32)
       var trainable: [Int]?
       if replacement == .ffn {
-        // Attention off: a zero output projection (and bias) makes the layer x + MLP(x).
-        layer.output.f32Weight.data.update(repeating: 0)
-        layer.output.bias?.data.update(repeating: 0)
-        let mlp = [layer.postNorm] + layer.gateUp.parameters + layer.down.parameters
-        trainable = layer.parameters.indices.filter { index in
-          mlp.contains { $0 === layer.parameters[index] }
+        guard let switching = layer as? any AttentionSwitching else {
+          throw StreamlineError.badRequest(
+            "--replace ffn needs a layer whose attention can be switched off, which \(config.modelType) layers cannot; use --replace layer"
+          )
         }
+        // Attention off: the layer becomes x + MLP(x), and only the MLP trains.
+        trainable = switching.switchOffAttention()
       }
       var top: FrozenTop?
       if request.training.loss == .lm {
-        let name = config.headWeightName
         top = FrozenTop(
           layers: try (end..<config.numLayers).map {
-            try LlamaLayer.load($0, config: config, from: folder, precision: .f32)
+            try config.loadLayer($0, from: folder, precision: .f32)
           },
-          norm: try folder.float(LlamaConfig.finalNormName, shape: [config.hiddenSize]),
-          head: try Linear.load(
-            stacking: [name], outFeatures: [config.vocabSize], inFeatures: config.hiddenSize,
-            biases: [nil], from: folder, precision: .f32),
-          eps: config.rmsNormEps)
+          head: try config.loadHead(from: folder, precision: .f32))
       }
       let data = TrainingData(
         lengths: lengths, inputs: store!.pointer(state: start),
@@ -176,7 +171,7 @@ public enum Compression {
         layer: layer, trainable: trainable, data: data, options: request.training, top: top)
       let report = try trainer.train(progress: progress("training the replacement"))
       var overrides: [String: Surgery.Override] = [:]
-      let prefix = LlamaConfig.layerPrefix(start)
+      let prefix = config.layerPrefix(start)
       for (name, shape, values) in layer.namedParameters() {
         let source = prefix + name
         let dtype = try folder.info(source).dtype
@@ -192,15 +187,22 @@ public enum Compression {
   }
 
   static func linear(
-    folder: ModelFolder, config: LlamaConfig, store: StateStore, lengths: [Int], start: Int,
+    folder: ModelFolder, config: any Architecture, store: StateStore, lengths: [Int], start: Int,
     end: Int, options: TrainingOptions, analysis: Analysis?
   ) throws -> CompressionPlan {
     let c = config.hiddenSize
-    let before = try LlamaLayer.load(start - 1, config: config, from: folder, precision: .f32)
+    guard
+      let before = try config.loadLayer(start - 1, from: folder, precision: .f32)
+        as? any MLPOutputFolding
+    else {
+      throw StreamlineError.badRequest(
+        "--replace linear folds a map into the MLP output projection of the layer before the block, which \(config.modelType) layers do not add straight into the residual stream; use --replace layer or none"
+      )
+    }
     let (trainSet, validationSet) = try ReplacementTrainer.split(
       lengths.count, fraction: options.validationFraction, seed: options.seed)
     let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
-    let rope = RopeTables(rope: config.rope, count: lengths.max() ?? 1)
+    let context = LayerContext(span: lengths.max() ?? 1)
     /// m (the MLP output), y (target − a) and the plain-removal residual, for `sequences`.
     func pairs(_ sequences: [Int]) -> (m: Tensor, y: Tensor, plain: Tensor) {
       let rows = sequences.reduce(0) { $0 + lengths[$1] }
@@ -213,10 +215,13 @@ public enum Compression {
         let x = Tensor(uninitialized: [count, c])
         x.pointer.update(
           from: store.pointer(state: start - 1) + offsets[s] * c, count: count * c)
-        let saved = before.forwardSaving(x.pointer, batch: Batch(lengths: [count]), rope: rope)
+        let beforeMLP = Tensor(uninitialized: [count, c])  // [count, C] a, with x = a + m
+        before.forward(
+          x.pointer, batch: Batch(lengths: [count]), context: context,
+          beforeMLP: beforeMLP.pointer)
         let target = store.pointer(state: end) + offsets[s] * c
         for i in 0..<(count * c) {
-          let a = saved.residual.data[i]
+          let a = beforeMLP.data[i]
           m.row(row)[i] = x.data[i] - a
           y.row(row)[i] = target[i] - a
           plain.row(row)[i] = target[i] - x.data[i]
@@ -241,17 +246,16 @@ public enum Compression {
       fitted += Double(mapped.data[i] - held.y.data[i]) * Double(mapped.data[i] - held.y.data[i])
       plain += Double(held.plain.data[i]) * Double(held.plain.data[i])
     }
-    let weight = try folder.float(
-      LlamaConfig.layerPrefix(start - 1) + "mlp.down_proj.weight",
-      shape: [c, config.intermediateSize])
-    let biasName = LlamaConfig.layerPrefix(start - 1) + "mlp.down_proj.bias"
-    let bias = config.mlpBias ? try folder.float(biasName, shape: [c]) : nil
+    let projection = before.mlpOutputProjection
+    let weightName = config.layerPrefix(start - 1) + projection.weight
+    let biasName = projection.bias.map { config.layerPrefix(start - 1) + $0 }
+    let weight = try folder.float(weightName, shape: [c, try folder.info(weightName).shape[1]])
+    let bias = try biasName.map { try folder.float($0, shape: [c]) }
     let (folded, foldedBias) = LinearReplacement.fold(t, into: weight, bias: bias)
-    let weightName = LlamaConfig.layerPrefix(start - 1) + "mlp.down_proj.weight"
     var overrides: [String: Surgery.Override] = [:]
     let weightType = try folder.info(weightName).dtype
     overrides[weightName] = { try WritableTensor($0, folded, as: weightType) }
-    if let foldedBias {
+    if let foldedBias, let biasName {
       let biasType = try folder.info(biasName).dtype
       overrides[biasName] = { try WritableTensor($0, foldedBias, as: biasType) }
     }

@@ -31,21 +31,21 @@ public struct ForwardBenchmark: Codable, Sendable {
     """
 
   /// Floating-point operations of one forward over `batch` sequences of `length` tokens:
-  /// every Linear, the LM head, and causal attention (each query attends to its prefix).
-  public static func flops(config: LlamaConfig, batch: Int, length: Int) -> Double {
+  /// every matrix of the layers, the LM head, and causal attention (each query attends to its
+  /// prefix).
+  public static func flops(config: any Architecture, batch: Int, length: Int) -> Double {
     let tokens = Double(batch * length)
     let c = Double(config.hiddenSize)
-    let linear =
-      c * Double(config.queryWidth + 2 * config.keyValueWidth) + Double(config.queryWidth) * c
-      + 3 * c * Double(config.intermediateSize)
-    let attention = 2 * Double(config.queryWidth) * Double(length + 1) / 2
+    let linear = Double(config.matrixParametersPerLayer)
+    let queryWidth = Double(config.numHeads * config.headDim)
+    let attention = 2 * queryWidth * Double(length + 1) / 2
     let perToken =
       2 * (linear + attention) * Double(config.numLayers) + 2 * c * Double(config.vocabSize)
     return perToken * tokens
   }
 
   public static func run(
-    config: LlamaConfig, precision: Precision, batch: Int, length: Int, seed: UInt64 = 0,
+    config: any Architecture, precision: Precision, batch: Int, length: Int, seed: UInt64 = 0,
     progress: Progress? = nil
   ) throws -> ForwardBenchmark {
     let model = DecoderModel(randomWeights: config, precision: precision, seed: seed)

@@ -96,7 +96,7 @@ public enum Importance {
   /// The number of layers to remove for `request`: for a sparsity, the smallest n whose
   /// removal, net of the replacement's parameters, reaches that share of all parameters.
   public static func layerCount(
-    _ request: RemovalRequest, config: LlamaConfig, replacement: ReplacementKind
+    _ request: RemovalRequest, config: any Architecture, replacement: ReplacementKind
   ) throws -> Int {
     let layers = config.numLayers
     // The widest block must leave a layer besides the replacement (or before a linear map).
@@ -126,7 +126,7 @@ public enum Importance {
 
   /// Scores every block of `width` layers and chooses one (or, for `bi`, n layers).
   public static func analyze(
-    _ similarity: SimilarityMatrix, config: LlamaConfig, metric: ImportanceMetric,
+    _ similarity: SimilarityMatrix, config: any Architecture, metric: ImportanceMetric,
     removing n: Int, replacement: ReplacementKind
   ) throws -> Analysis {
     let width = replacement.blockWidth(removing: n)

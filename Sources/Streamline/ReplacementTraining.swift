@@ -109,18 +109,15 @@ public struct TrainingData {
   var offsets: [Int] { lengths.reduce(into: [0]) { $0.append($0.last! + $1) } }
 }
 
-/// The frozen rest of the model above the replacement, for the language-model loss.
+/// The frozen rest of the model above the replacement, for the language-model loss: the
+/// layers after the block and the model's head, all of them backpropagated through.
 public struct FrozenTop {
-  public let layers: [LlamaLayer]
-  public let norm: Tensor
-  public let head: Linear
-  public let eps: Float
+  public let layers: [any DecoderLayer]
+  public let head: any LanguageModelHead
 
-  public init(layers: [LlamaLayer], norm: Tensor, head: Linear, eps: Float) {
+  public init(layers: [any DecoderLayer], head: any LanguageModelHead) {
     self.layers = layers
-    self.norm = norm
     self.head = head
-    self.eps = eps
   }
 }
 
@@ -129,19 +126,19 @@ public struct FrozenTop {
 /// warm-up then cosine decay, global-norm clipping, gradient accumulation; validation at
 /// intervals, keeping the best weights, the initial ones included.
 public final class ReplacementTrainer {
-  let layer: LlamaLayer
+  let layer: any DecoderLayer
   /// The parameters trained (a subset for an MLP-only replacement) and their gradients.
   let trainable: [Tensor]
-  let gradients: LlamaLayer.Gradients
+  let gradients: LayerGradients
   let trainableGradients: [Tensor]
   let data: TrainingData
   let options: TrainingOptions
   let top: FrozenTop?
-  let rope: RopeTables
+  let context: LayerContext
 
   /// `trainable` picks, by index into `layer.parameters`, what is updated (all by default).
   public init(
-    layer: LlamaLayer, trainable: [Int]? = nil, data: TrainingData, options: TrainingOptions,
+    layer: any DecoderLayer, trainable: [Int]? = nil, data: TrainingData, options: TrainingOptions,
     top: FrozenTop? = nil
   ) throws {
     guard options.loss == .mse || top != nil else {
@@ -154,10 +151,10 @@ public final class ReplacementTrainer {
     let parameters = layer.parameters
     let chosen = trainable ?? Array(parameters.indices)
     self.trainable = chosen.map { parameters[$0] }
-    gradients = LlamaLayer.Gradients(zerosFor: layer)
+    gradients = LayerGradients(zerosFor: layer)
     let all = gradients.tensors
     trainableGradients = chosen.map { all[$0] }
-    rope = RopeTables(rope: layer.config.rope, count: (data.lengths.max() ?? 1))
+    context = LayerContext(span: data.lengths.max() ?? 1)
   }
 
   /// Splits the sequences into training and validation sets with the seed.
@@ -203,7 +200,7 @@ public final class ReplacementTrainer {
     for start in stride(from: 0, to: sequences.count, by: options.microBatch) {
       let part = Array(sequences[start..<min(sequences.count, start + options.microBatch)])
       let (x, y, batch, tokens) = gather(part)
-      if !identity { layer.forward(x.pointer, batch: batch, rope: rope) }
+      if !identity { layer.forward(x.pointer, batch: batch, context: context) }
       switch options.loss {
       case .mse:
         let loss = Kernels.mseLoss(x.pointer, target: y!.pointer, count: x.count)
@@ -211,10 +208,10 @@ public final class ReplacementTrainer {
         weight += Double(x.count)
       case .lm:
         let top = top!
-        for frozen in top.layers { frozen.forward(x.pointer, batch: batch, rope: rope) }
+        for frozen in top.layers { frozen.forward(x.pointer, batch: batch, context: context) }
         let (loss, count) = LanguageModelLoss.compute(
           x: x.pointer, rows: batch.rows, targets: LanguageModelLoss.nextTokenTargets(tokens),
-          norm: top.norm, head: top.head, eps: top.eps)
+          head: top.head)
         total += loss * Double(count)
         weight += Double(count)
       }
@@ -225,7 +222,7 @@ public final class ReplacementTrainer {
   /// One micro-batch forward and backward; gradients are added, scaled by `scale`.
   func accumulate(_ sequences: [Int], scale: Float) -> Double {
     let (x, y, batch, tokens) = gather(sequences)
-    let saved = layer.forwardSaving(x.pointer, batch: batch, rope: rope)
+    let saved = layer.forwardSaving(x.pointer, batch: batch, context: context)
     let gradient = Tensor(zeros: x.shape)  // [rows, C], dL/d(R's output)
     let loss: Double
     switch options.loss {
@@ -238,19 +235,20 @@ public final class ReplacementTrainer {
       var inputs: [Tensor] = []
       for frozen in top.layers {
         inputs.append(x.copy())
-        frozen.forward(x.pointer, batch: batch, rope: rope)
+        frozen.forward(x.pointer, batch: batch, context: context)
       }
       let targets = LanguageModelLoss.nextTokenTargets(tokens)
       let predicted = targets.filter { $0 >= 0 }.count
       (loss, _) = LanguageModelLoss.compute(
-        x: x.pointer, rows: batch.rows, targets: targets, norm: top.norm, head: top.head,
-        eps: top.eps, dx: gradient.pointer, gradientScale: scale / Float(max(1, predicted)))
+        x: x.pointer, rows: batch.rows, targets: targets, head: top.head, dx: gradient.pointer,
+        gradientScale: scale / Float(max(1, predicted)))
       for (frozen, input) in zip(top.layers, inputs).reversed() {
         frozen.backward(
-          input: input.pointer, gradient: gradient.pointer, into: nil, batch: batch, rope: rope)
+          input: input.pointer, gradient: gradient.pointer, into: nil, batch: batch,
+          context: context)
       }
     }
-    layer.backward(saved, gradient: gradient.pointer, into: gradients, rope: rope)
+    layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
     return loss
   }
 

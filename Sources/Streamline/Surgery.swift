@@ -25,7 +25,7 @@ public enum Surgery {
   /// `removing` are 0-based source layers; `overrides` replace source tensors (by source name)
   /// in layers that stay.
   public static func write(
-    source: ModelFolder, config: LlamaConfig, removing: [Int],
+    source: ModelFolder, config: any Architecture, removing: [Int],
     overrides: [String: Override] = [:], manifest: [String: Any], to target: URL,
     force: Bool = false, maxShardSize: Int = CheckpointWriter.defaultMaxShardSize,
     progress: Progress? = nil
@@ -41,7 +41,7 @@ public enum Surgery {
     let output = try OutputFolder(target: target, inputs: [source.url], force: force)
     var tensors: [WritableTensor] = []
     for name in source.tensorNames {
-      guard let newName = renamed(name, removing: removed) else { continue }
+      guard let newName = renamed(name, removing: removed, config: config) else { continue }
       if let override = overrides[name] {
         tensors.append(try override(newName))
       } else {
@@ -52,7 +52,7 @@ public enum Surgery {
       tensors, to: output.url, maxShardSize: maxShardSize,
       progress: { written, total in progress?.update(written >> 20, of: max(1, total >> 20)) })
     try output.write(
-      try editedConfig(source, layers: config.numLayers, removing: removed), as: "config.json")
+      try json(config.editedConfig(source.config, removing: removed)), as: "config.json")
     for name in companionFiles {
       let file = source.url.appendingPathComponent(name)
       if FileManager.default.fileExists(atPath: file.path) { try output.copy(file) }
@@ -68,28 +68,28 @@ public enum Surgery {
   }
 
   /// The name of a source tensor in the pruned checkpoint, nil when its layer is removed.
-  static func renamed(_ name: String, removing removed: Set<Int>) -> String? {
-    let prefix = "model.layers."
+  /// Layer i's tensors are named `config.layerPrefix(i)` + the tensor's own name.
+  static func renamed(_ name: String, removing removed: Set<Int>, config: any Architecture)
+    -> String?
+  {
+    // The part before the index: `model.layers.` for `model.layers.0.`.
+    let prefix = String(config.layerPrefix(0).dropLast("0.".count))
     guard name.hasPrefix(prefix) else { return name }
     let rest = name.dropFirst(prefix.count)
     guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return name }
     if removed.contains(layer) { return nil }
     let shift = removed.filter { $0 < layer }.count
-    return prefix + "\(layer - shift)" + rest[dot...]
+    return config.layerPrefix(layer - shift) + rest[rest.index(after: dot)...]
   }
 
   /// config.json with `num_hidden_layers` and every per-layer list updated.
   static func editedConfig(_ source: ModelFolder, layers: Int, removing removed: Set<Int>) throws
     -> Data
   {
-    var config = source.config
-    config["num_hidden_layers"] = layers - removed.count
-    for (key, value) in config {
-      if let list = value as? [Any], list.count == layers, key != "architectures" {
-        config[key] = list.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-      }
-    }
-    return try json(config)
+    let architecture = try Architectures.config(from: source.configData, path: source.configPath)
+    precondition(
+      architecture.numLayers == layers, "config.json has \(architecture.numLayers) layers")
+    return try json(architecture.editedConfig(source.config, removing: removed))
   }
 
   static func sourceRecord(_ source: ModelFolder) -> [String: Any] {

@@ -19,10 +19,10 @@ public struct TrainingBenchmark: Codable, Sendable {
   }
 
   public static func run(
-    config: LlamaConfig, microBatch: Int, length: Int, steps: Int, progress: Progress? = nil
+    config: any Architecture, microBatch: Int, length: Int, steps: Int, progress: Progress? = nil
   ) throws -> TrainingBenchmark {
     var generator = SplitMix(seed: 3)
-    let layer = LlamaLayer.random(config: config, precision: .f32, using: &generator)
+    let layer = config.randomLayer(precision: .f32, using: &generator)
     let sequences = microBatch * (steps + 1)
     let rows = sequences * length
     let inputs = Tensor(uninitialized: [rows, config.hiddenSize])

@@ -72,7 +72,7 @@ struct BenchTrain: ParsableCommand {
 }
 
 /// The model shape a benchmark runs: a config.json, or TinyLlama-1.1B's.
-func benchmarkShape(_ path: String?) throws -> LlamaConfig {
+func benchmarkShape(_ path: String?) throws -> any Architecture {
   guard let path else {
     return try Architectures.config(
       from: Data(ForwardBenchmark.defaultConfig.utf8), path: "(TinyLlama-1.1B shape)")

@@ -102,7 +102,8 @@ import Testing
        "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 10,
        "rope_theta": 500000.0, "rope_scaling": {"type": "linear", "factor": 4.0}}
       """
-    let config = try Architectures.config(from: Data(json.utf8), path: "config.json")
+    let config =
+      try Architectures.config(from: Data(json.utf8), path: "config.json") as! LlamaConfig
     #expect(config.rope.theta == 500000)
     #expect(config.rope.scaling == .linear(factor: 4))
     #expect(config.numKVHeads == 4)

@@ -260,7 +260,8 @@ import Testing
   /// The whole decoder layer (every bias present), through a sample of each tensor's entries.
   @Test func decoderLayer() throws {
     let folder = try ModelFolder(url: Fixtures.model("llama-linear-bias"))
-    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
+    let config =
+      try Architectures.config(from: folder.configData, path: folder.configPath) as! LlamaConfig
     let layer = try LlamaLayer.load(2, config: config, from: folder, precision: .f32)
     let batch = Batch(lengths: [5, 4])
     let tables = RopeTables(rope: config.rope, count: batch.span)
@@ -295,10 +296,11 @@ import Testing
 
   @Test func languageModelLoss() throws {
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
-    let (norm, head) = try model.head()
+    let rmsHead = try model.head() as! RMSNormHead
+    let (norm, head) = (rmsHead.norm, rmsHead.projection)
     let x = Self.tensor([6, model.config.hiddenSize], seed: 30, scale: 2)
     let targets = [5, 77, -1, 3, 127, -1]
-    let eps = model.config.rmsNormEps
+    let eps = rmsHead.eps
     let loss = {
       LanguageModelLoss.compute(
         x: x.pointer, rows: 6, targets: targets, norm: norm, head: head, eps: eps

@@ -66,7 +66,8 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
   func layerMatchesPyTorch(variant: String) throws {
     let fixture = try GradientFixture("layer-\(variant).safetensors")
     let folder = try ModelFolder(url: Fixtures.model(variant))
-    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
+    let config =
+      try Architectures.config(from: folder.configData, path: folder.configPath) as! LlamaConfig
     let layer = try LlamaLayer.load(
       Int(fixture.meta("layer"))!, config: config, from: folder, precision: .f32)
     let batch = Batch(lengths: fixture.lengths)
@@ -111,9 +112,9 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
   func savingForwardIsTheForward(variant: String) throws {
     let fixture = try GradientFixture("layer-\(variant).safetensors")
     let model = try DecoderModel(url: Fixtures.model(variant))
-    let layer = try model.layer(1)
+    let layer = try model.layer(1) as! LlamaLayer
     let batch = Batch(lengths: fixture.lengths)
-    let tables = RopeTables(rope: model.config.rope, count: batch.span)
+    let tables = RopeTables(rope: (model.config as! LlamaConfig).rope, count: batch.span)
     let plain = try fixture.tensor("x")
     let saving = plain.copy()
     layer.forward(plain.pointer, batch: batch, rope: tables)
@@ -125,7 +126,8 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
   func languageModelLossMatchesPyTorch(variant: String) throws {
     let fixture = try GradientFixture("lm-\(variant).safetensors")
     let model = try DecoderModel(url: Fixtures.model(variant))
-    let (norm, head) = try model.head()
+    let rmsHead = try model.head() as! RMSNormHead
+    let (norm, head) = (rmsHead.norm, rmsHead.projection)
     let x = try fixture.tensor("x")  // [rows, C]
     let targets = try fixture.raw("targets", as: Int64.self).map(Int.init)
     let dx = Tensor(zeros: x.shape)
@@ -133,7 +135,7 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
     let headGradient = LinearGradient(zerosFor: head)
     let (loss, count) = LanguageModelLoss.compute(
       x: x.pointer, rows: x.rows, targets: targets, norm: norm, head: head,
-      eps: model.config.rmsNormEps, dx: dx.pointer, normGradient: normGradient,
+      eps: rmsHead.eps, dx: dx.pointer, normGradient: normGradient,
       headGradient: headGradient)
     #expect(count == Int(fixture.meta("count"))!)
     let expected = Double(fixture.meta("loss"))!
@@ -149,7 +151,7 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
     // Forward only: the same loss.
     let (alone, _) = LanguageModelLoss.compute(
       x: x.pointer, rows: x.rows, targets: targets, norm: norm, head: head,
-      eps: model.config.rmsNormEps)
+      eps: rmsHead.eps)
     #expect(alone == loss)
   }
 

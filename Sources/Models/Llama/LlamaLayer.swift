@@ -2,206 +2,8 @@ import Checkpoint
 import Foundation
 import Tensors
 
-/// The Llama decoder (also the computation of Mistral and Qwen2):
-///
-///     h   = x + o_proj(attention(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))),  n = rms_norm(x)
-///     out = h + down_proj(silu(gate_proj(m)) · up_proj(m)),                       m = rms_norm(h)
-///
-/// with causal grouped-query attention. Weight names are Hugging Face's.
-public enum Llama {
-  static func config(_ raw: RawConfig, path: String) throws -> LlamaConfig {
-    try LlamaConfig(raw, path: path, defaults: .init(ropeTheta: 10000, qkvBias: false))
-  }
-}
-
-/// The configuration of a Llama-family decoder.
-public struct LlamaConfig: Sendable, Equatable {
-  public let modelType: String
-  public let hiddenSize: Int
-  public let intermediateSize: Int
-  public let numLayers: Int
-  public let numHeads: Int
-  public let numKVHeads: Int
-  public let headDim: Int
-  public let vocabSize: Int
-  public let rmsNormEps: Float
-  public let rope: Rope
-  public let tieWordEmbeddings: Bool
-  /// Biases on q, k and v (Qwen2, or Llama with `attention_bias`).
-  public let qkvBias: Bool
-  /// Bias on o_proj (Llama's `attention_bias`).
-  public let outputBias: Bool
-  public let mlpBias: Bool
-  /// Sequences longer than this would need sliding-window attention, which is not implemented.
-  public let maxAttentionSpan: Int?
-  /// The context length the model was trained for (`max_position_embeddings`), if given.
-  public let maxPositions: Int?
-
-  struct Defaults {
-    var ropeTheta: Double
-    var qkvBias: Bool
-    var slidingWindow: Int? = nil
-  }
-
-  init(_ raw: RawConfig, path: String, defaults: Defaults) throws {
-    modelType = raw.modelType ?? "llama"
-    hiddenSize = try raw.require(raw.hiddenSize, "hidden_size", path: path)
-    intermediateSize = try raw.require(raw.intermediateSize, "intermediate_size", path: path)
-    numLayers = try raw.require(raw.numHiddenLayers, "num_hidden_layers", path: path)
-    numHeads = try raw.require(raw.numAttentionHeads, "num_attention_heads", path: path)
-    numKVHeads = try raw.require(
-      raw.numKeyValueHeads ?? numHeads, "num_key_value_heads", path: path)
-    vocabSize = try raw.require(raw.vocabSize, "vocab_size", path: path)
-    guard numHeads % numKVHeads == 0 else {
-      throw ModelError.invalidConfig(
-        path: path,
-        reason:
-          "num_attention_heads (\(numHeads)) is not a multiple of num_key_value_heads (\(numKVHeads))"
-      )
-    }
-    if let dim = raw.headDim {
-      headDim = try raw.require(dim, "head_dim", path: path)
-    } else {
-      guard hiddenSize % numHeads == 0 else {
-        throw ModelError.invalidConfig(
-          path: path, reason: "hidden_size is not a multiple of num_attention_heads")
-      }
-      headDim = hiddenSize / numHeads
-    }
-    guard headDim % 2 == 0 else {
-      throw ModelError.invalidConfig(path: path, reason: "head_dim \(headDim) must be even")
-    }
-    rmsNormEps = Float(raw.rmsNormEps ?? 1e-6)
-    if let act = raw.hiddenAct, act != "silu" {
-      throw ModelError.unsupportedFeature(
-        path: path, feature: "hidden_act \"\(act)\"", supported: "silu")
-    }
-    tieWordEmbeddings = raw.tieWordEmbeddings ?? false
-    let attentionBias = raw.attentionBias ?? false
-    qkvBias = defaults.qkvBias || attentionBias
-    outputBias = attentionBias
-    mlpBias = raw.mlpBias ?? false
-    rope = try Self.rope(raw, path: path, headDim: headDim, defaultTheta: defaults.ropeTheta)
-
-    if let types = raw.layerTypes {
-      guard types.count == numLayers else {
-        throw ModelError.invalidConfig(
-          path: path,
-          reason: "layer_types has \(types.count) entries for \(numLayers) layers")
-      }
-      if let other = types.first(where: { $0 != "full_attention" && $0 != "sliding_attention" }) {
-        throw ModelError.unsupportedFeature(
-          path: path, feature: "layer type \"\(other)\"",
-          supported: "full_attention, sliding_attention")
-      }
-    }
-    maxAttentionSpan = defaults.slidingWindow
-    maxPositions = raw.maxPositionEmbeddings
-  }
-
-  static func rope(_ raw: RawConfig, path: String, headDim: Int, defaultTheta: Double) throws
-    -> Rope
-  {
-    let parameters = raw.ropeParameters ?? raw.ropeScaling
-    let theta = raw.ropeParameters?.ropeTheta ?? raw.ropeTheta ?? defaultTheta
-    if let partial = parameters?.partialRotaryFactor, partial != 1 {
-      throw ModelError.unsupportedFeature(
-        path: path, feature: "partial_rotary_factor \(partial)", supported: "1.0")
-    }
-    let type = parameters?.ropeType ?? parameters?.type ?? "default"
-    func need(_ value: Double?, _ key: String) throws -> Double {
-      guard let value, value > 0 else {
-        throw ModelError.invalidConfig(path: path, reason: "rope \(type) needs a positive \(key)")
-      }
-      return value
-    }
-    let scaling: Rope.Scaling
-    switch type {
-    case "default":
-      scaling = .none
-    case "linear":
-      scaling = .linear(factor: try need(parameters?.factor, "factor"))
-    case "llama3":
-      scaling = .llama3(
-        factor: try need(parameters?.factor, "factor"),
-        lowFrequencyFactor: try need(parameters?.lowFreqFactor, "low_freq_factor"),
-        highFrequencyFactor: try need(parameters?.highFreqFactor, "high_freq_factor"),
-        originalContext: try need(
-          parameters?.originalMaxPositionEmbeddings, "original_max_position_embeddings"))
-    default:
-      throw ModelError.unsupportedFeature(
-        path: path, feature: "rope type \"\(type)\"", supported: Rope.supportedTypes)
-    }
-    return Rope(theta: theta, dimension: headDim, scaling: scaling)
-  }
-
-  public var queryWidth: Int { numHeads * headDim }
-  public var keyValueWidth: Int { numKVHeads * headDim }
-
-  // MARK: Hugging Face weight names
-
-  public static let embeddingName = "model.embed_tokens.weight"
-  public static let finalNormName = "model.norm.weight"
-  public static let headName = "lm_head.weight"
-
-  public static func layerPrefix(_ layer: Int) -> String { "model.layers.\(layer)." }
-
-  /// Every tensor of decoder layer `layer`, with its shape.
-  public func layerTensors(_ layer: Int) -> [(name: String, shape: [Int])] {
-    let p = Self.layerPrefix(layer)
-    let c = hiddenSize
-    var names: [(String, [Int])] = [
-      (p + "input_layernorm.weight", [c]),
-      (p + "self_attn.q_proj.weight", [queryWidth, c]),
-      (p + "self_attn.k_proj.weight", [keyValueWidth, c]),
-      (p + "self_attn.v_proj.weight", [keyValueWidth, c]),
-      (p + "self_attn.o_proj.weight", [c, queryWidth]),
-      (p + "post_attention_layernorm.weight", [c]),
-      (p + "mlp.gate_proj.weight", [intermediateSize, c]),
-      (p + "mlp.up_proj.weight", [intermediateSize, c]),
-      (p + "mlp.down_proj.weight", [c, intermediateSize]),
-    ]
-    if qkvBias {
-      names += [
-        (p + "self_attn.q_proj.bias", [queryWidth]),
-        (p + "self_attn.k_proj.bias", [keyValueWidth]),
-        (p + "self_attn.v_proj.bias", [keyValueWidth]),
-      ]
-    }
-    if outputBias { names.append((p + "self_attn.o_proj.bias", [c])) }
-    if mlpBias {
-      names += [
-        (p + "mlp.gate_proj.bias", [intermediateSize]),
-        (p + "mlp.up_proj.bias", [intermediateSize]),
-        (p + "mlp.down_proj.bias", [c]),
-      ]
-    }
-    return names
-  }
-
-  /// The LM head's weight: its own tensor, or the embeddings when they are tied.
-  public var headWeightName: String { tieWordEmbeddings ? Self.embeddingName : Self.headName }
-
-  /// The tensors outside the decoder layers.
-  public var globalTensors: [(name: String, shape: [Int])] {
-    var names = [
-      (Self.embeddingName, [vocabSize, hiddenSize]), (Self.finalNormName, [hiddenSize]),
-    ]
-    if !tieWordEmbeddings { names.append((Self.headName, [vocabSize, hiddenSize])) }
-    return names
-  }
-
-  public var parametersPerLayer: Int {
-    layerTensors(0).reduce(0) { $0 + $1.shape.reduce(1, *) }
-  }
-
-  public var totalParameters: Int {
-    parametersPerLayer * numLayers + globalTensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
-  }
-}
-
 /// One decoder layer's weights, q/k/v and gate/up stacked so each group is one product.
-public final class LlamaLayer: @unchecked Sendable {
+public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
   public let config: LlamaConfig
   public var inputNorm: Tensor  // [C]
   public var qkv: Linear  // [(H + 2·KV)·D, C]
@@ -222,6 +24,11 @@ public final class LlamaLayer: @unchecked Sendable {
     self.gateUp = gateUp
     self.down = down
   }
+
+  public var hiddenSize: Int { config.hiddenSize }
+
+  /// The layer's gradients are laid out by its parameter table.
+  public typealias Gradients = LayerGradients
 
   public static func load(
     _ layer: Int, config: LlamaConfig, from folder: ModelFolder, precision: Precision
@@ -255,7 +62,29 @@ public final class LlamaLayer: @unchecked Sendable {
         precision: precision))
   }
 
-  /// Runs the layer over `batch.rows` rows of the residual stream `x` (`[rows, C]`) in place.
+  public func forward(
+    _ x: UnsafeMutablePointer<Float>, batch: Batch, context: LayerContext, workspace: Workspace?
+  ) {
+    forward(x, batch: batch, rope: context.tables(for: config.rope), workspace: workspace)
+  }
+
+  public func forwardSaving(_ x: UnsafeMutablePointer<Float>, batch: Batch, context: LayerContext)
+    -> any SavedActivations
+  {
+    forwardSaving(x, batch: batch, rope: context.tables(for: config.rope))
+  }
+
+  public func backward(
+    _ saved: any SavedActivations, gradient: UnsafeMutablePointer<Float>,
+    into gradients: LayerGradients?, context: LayerContext
+  ) {
+    backward(
+      saved as! Activations, gradient: gradient, into: gradients,
+      rope: context.tables(for: config.rope))
+  }
+
+  /// Runs the layer over `batch.rows` rows of the residual stream `x` (`[rows, C]`) in place,
+  /// rotating with `rope`, the tables of `config.rope`.
   public func forward(
     _ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables,
     workspace: Workspace? = nil
@@ -319,7 +148,7 @@ public final class LlamaLayer: @unchecked Sendable {
   }
 
   /// What the forward keeps for the backward.
-  public final class Activations: @unchecked Sendable {
+  public final class Activations: SavedActivations, @unchecked Sendable {
     public let batch: Batch
     public let input: Tensor  // [rows, C] the layer's input x
     public let normed: Tensor  // [rows, C] input_layernorm(x)
@@ -353,9 +182,10 @@ public final class LlamaLayer: @unchecked Sendable {
   ///     dh = dout + rms_norm'(h)ᵀ · gate_up'ᵀ · silu_gate'ᵀ · down'ᵀ · dout
   ///     dx = dh + rms_norm'(x)ᵀ · qkv'ᵀ · rope'ᵀ · attention'ᵀ · o_proj'ᵀ · dh
   public func backward(
-    _ saved: Activations, gradient g: UnsafeMutablePointer<Float>, into gradients: Gradients?,
-    rope: RopeTables
+    _ saved: Activations, gradient g: UnsafeMutablePointer<Float>,
+    into layerGradients: LayerGradients?, rope: RopeTables
   ) {
+    let gradients = layerGradients.map { GradientViews($0, config: config) }
     let batch = saved.batch
     let rows = batch.rows
     let c = config.hiddenSize
@@ -408,108 +238,11 @@ public final class LlamaLayer: @unchecked Sendable {
   /// activations were not kept (frozen layers under the language-model loss).
   public func backward(
     input x: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
-    into gradients: Gradients?, batch: Batch, rope: RopeTables
+    into gradients: LayerGradients?, batch: Batch, rope: RopeTables
   ) {
     let scratch = Tensor(uninitialized: [batch.rows, config.hiddenSize])  // [rows, C]
     scratch.pointer.update(from: x, count: scratch.count)
     let saved = forwardSaving(scratch.pointer, batch: batch, rope: rope)
     backward(saved, gradient: gradient, into: gradients, rope: rope)
-  }
-
-  /// The trainable tensors in a fixed order (Float32 weights only), matching
-  /// `Gradients.tensors`.
-  public var parameters: [Tensor] {
-    [inputNorm] + qkv.parameters + output.parameters + [postNorm] + gateUp.parameters
-      + down.parameters
-  }
-
-  /// The parameters under their Hugging Face names (relative to the layer, e.g.
-  /// `self_attn.q_proj.weight`), as views into the stacked tensors, in `layerTensors` order.
-  public func namedParameters() -> [(
-    name: String, shape: [Int], values: UnsafeBufferPointer<Float>
-  )] {
-    Self.unstack(
-      config: config, inputNorm: inputNorm, qkv: (qkv.f32Weight, qkv.bias),
-      output: (output.f32Weight, output.bias), postNorm: postNorm,
-      gateUp: (gateUp.f32Weight, gateUp.bias), down: (down.f32Weight, down.bias))
-  }
-
-  /// The gradient of every parameter of a layer, shaped like the layer's (q/k/v and gate/up
-  /// stacked).
-  public final class Gradients: @unchecked Sendable {
-    public let config: LlamaConfig
-    public let inputNorm: Tensor  // [C]
-    public let qkv: LinearGradient  // [(H + 2·KV)·D, C] (+ bias)
-    public let output: LinearGradient  // [C, H·D] (+ bias)
-    public let postNorm: Tensor  // [C]
-    public let gateUp: LinearGradient  // [2·I, C] (+ bias)
-    public let down: LinearGradient  // [C, I] (+ bias)
-
-    /// Zeros shaped like `layer`'s parameters.
-    public init(zerosFor layer: LlamaLayer) {
-      config = layer.config
-      inputNorm = Tensor(zeros: layer.inputNorm.shape)
-      qkv = LinearGradient(zerosFor: layer.qkv)
-      output = LinearGradient(zerosFor: layer.output)
-      postNorm = Tensor(zeros: layer.postNorm.shape)
-      gateUp = LinearGradient(zerosFor: layer.gateUp)
-      down = LinearGradient(zerosFor: layer.down)
-    }
-
-    /// Every gradient tensor, in the order of `LlamaLayer.parameters`.
-    public var tensors: [Tensor] {
-      [inputNorm] + qkv.tensors + output.tensors + [postNorm] + gateUp.tensors + down.tensors
-    }
-
-    public func zero() {
-      for tensor in tensors { tensor.data.update(repeating: 0) }
-    }
-
-    /// The gradients under the parameters' Hugging Face names, as `namedParameters`.
-    public func named() -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
-      LlamaLayer.unstack(
-        config: config, inputNorm: inputNorm, qkv: (qkv.weight, qkv.bias),
-        output: (output.weight, output.bias), postNorm: postNorm,
-        gateUp: (gateUp.weight, gateUp.bias), down: (down.weight, down.bias))
-    }
-  }
-
-  /// Splits stacked q/k/v and gate/up tensors back into Hugging Face's tensors, ordered as
-  /// `LlamaConfig.layerTensors` lists them.
-  static func unstack(
-    config: LlamaConfig, inputNorm: Tensor, qkv: (Tensor, Tensor?), output: (Tensor, Tensor?),
-    postNorm: Tensor, gateUp: (Tensor, Tensor?), down: (Tensor, Tensor?)
-  ) -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
-    let c = config.hiddenSize
-    var found: [String: UnsafeBufferPointer<Float>] = [:]
-    func split(_ tensor: Tensor, _ names: [String], rows: [Int], columns: Int) {
-      var offset = 0
-      for (name, count) in zip(names, rows) {
-        found[name] = UnsafeBufferPointer(start: tensor.pointer + offset, count: count * columns)
-        offset += count * columns
-      }
-    }
-    let attention = ["q_proj", "k_proj", "v_proj"].map { "self_attn." + $0 }
-    let qkvRows = [config.queryWidth, config.keyValueWidth, config.keyValueWidth]
-    let mlp = ["mlp.gate_proj", "mlp.up_proj"]
-    let i = config.intermediateSize
-    split(inputNorm, ["input_layernorm.weight"], rows: [c], columns: 1)
-    split(qkv.0, attention.map { $0 + ".weight" }, rows: qkvRows, columns: c)
-    if let bias = qkv.1 { split(bias, attention.map { $0 + ".bias" }, rows: qkvRows, columns: 1) }
-    split(output.0, ["self_attn.o_proj.weight"], rows: [c], columns: config.queryWidth)
-    if let bias = output.1 { split(bias, ["self_attn.o_proj.bias"], rows: [c], columns: 1) }
-    split(postNorm, ["post_attention_layernorm.weight"], rows: [c], columns: 1)
-    split(gateUp.0, mlp.map { $0 + ".weight" }, rows: [i, i], columns: c)
-    if let bias = gateUp.1 { split(bias, mlp.map { $0 + ".bias" }, rows: [i, i], columns: 1) }
-    split(down.0, ["mlp.down_proj.weight"], rows: [c], columns: i)
-    if let bias = down.1 { split(bias, ["mlp.down_proj.bias"], rows: [c], columns: 1) }
-    let prefix = LlamaConfig.layerPrefix(0)
-    return config.layerTensors(0).map { entry in
-      let name = String(entry.name.dropFirst(prefix.count))
-      guard let values = found[name] else {
-        preconditionFailure("layer tensor \(name) has no stacked counterpart")
-      }
-      return (name, entry.shape, values)
-    }
   }
 }

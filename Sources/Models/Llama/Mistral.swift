@@ -2,9 +2,9 @@
 /// Sequences no longer than the window attend exactly as Llama does; longer ones are refused
 /// rather than computed wrongly.
 public enum Mistral {
-  static func config(_ raw: RawConfig, path: String) throws -> LlamaConfig {
+  static func config(_ source: ConfigSource) throws -> any Architecture {
     try LlamaConfig(
-      raw, path: path,
-      defaults: .init(ropeTheta: 10000, qkvBias: false, slidingWindow: raw.slidingWindow))
+      source.raw, path: source.path,
+      defaults: .init(ropeTheta: 10000, qkvBias: false, slidingWindow: source.raw.slidingWindow))
   }
 }

@@ -1,0 +1,53 @@
+import Checkpoint
+import Foundation
+import Tensors
+
+/// Llama (and its Mistral and Qwen2 variants) as generic code sees it.
+extension LlamaConfig: Architecture {
+  public func layerPrefix(_ layer: Int) -> String { Self.layerPrefix(layer) }
+
+  public func tolerates(extraTensor name: String) -> Bool {
+    // Old checkpoints carry rotary buffers; tied checkpoints may still store the head.
+    name.hasSuffix("rotary_emb.inv_freq") || (name == Self.headName && tieWordEmbeddings)
+  }
+
+  public func loadLayer(_ index: Int, from folder: ModelFolder, precision: Precision) throws
+    -> any DecoderLayer
+  {
+    try LlamaLayer.load(index, config: self, from: folder, precision: precision)
+  }
+
+  public func loadHead(from folder: ModelFolder, precision: Precision) throws
+    -> any LanguageModelHead
+  {
+    RMSNormHead(
+      norm: try folder.float(Self.finalNormName, shape: [hiddenSize]),
+      projection: try Linear.load(
+        stacking: [headWeightName], outFeatures: [vocabSize], inFeatures: hiddenSize,
+        biases: [nil], from: folder, precision: precision),
+      eps: rmsNormEps)
+  }
+
+  public func embed(_ sequences: [[Int]], batch: Batch, from folder: ModelFolder, into x: Tensor)
+    throws
+  {
+    try Embedding.gather(Self.embeddingName, sequences, from: folder, into: x)
+  }
+
+  public func randomLayer(precision: Precision, using generator: inout SplitMix)
+    -> any DecoderLayer
+  {
+    LlamaLayer.random(config: self, precision: precision, using: &generator)
+  }
+
+  public func randomHead(precision: Precision, using generator: inout SplitMix)
+    -> any LanguageModelHead
+  {
+    RMSNormHead(
+      norm: Tensor(shape: [hiddenSize], values: .init(repeating: 1, count: hiddenSize)),
+      projection: Linear.random(
+        outFeatures: vocabSize, inFeatures: hiddenSize, bias: false, precision: precision,
+        using: &generator),
+      eps: rmsNormEps)
+  }
+}
