@@ -11,6 +11,11 @@ let package = Package(
   products: [
     .executable(name: "streamline", targets: ["StreamlineCLI"]),
     .library(name: "Streamline", targets: ["Streamline"]),
+    // The parsers on their own, for the fuzz targets in Fuzz/ (which must not need swift-crypto).
+    .library(name: "Checkpoint", targets: ["Checkpoint"]),
+    .library(name: "Tokenizers", targets: ["Tokenizers"]),
+    .library(name: "Evaluation", targets: ["Evaluation"]),
+    .library(name: "Models", targets: ["Models"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
