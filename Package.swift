@@ -39,10 +39,12 @@ let package = Package(
     .executableTarget(
       name: "StreamlineCLI",
       dependencies: [
-        "Streamline", "Tokenizers",
+        "Streamline", "Tokenizers", "Evaluation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: settings),
+    .testTarget(
+      name: "StreamlineCLITests", dependencies: ["StreamlineCLI"], swiftSettings: settings),
     .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: settings),
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: settings),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: settings),

@@ -24,7 +24,7 @@ public enum CalibrationFile {
     }
     if path.hasSuffix(".jsonl") { return try jsonLines(text, path: path, field: textField) }
     if lineDocuments {
-      return text.split(separator: "\n").map(String.init)
+      return TextLines.split(text)
         .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map(CalibrationDocument.text)
     }
     return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? [] : [.text(text)]
@@ -34,9 +34,7 @@ public enum CalibrationFile {
     -> [CalibrationDocument]
   {
     var out: [CalibrationDocument] = []
-    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    for (number, line) in TextLines.split(text).enumerated() {
       let trimmed = line.trimmingCharacters(in: .whitespaces)
       if trimmed.isEmpty { continue }
       func fail(_ reason: String) -> EvaluationError {

@@ -83,9 +83,7 @@ public struct TaskFile: Sendable {
     }
     var detected = format
     var items: [TaskItem] = []
-    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    for (number, line) in TextLines.split(text).enumerated() {
       let lineNumber = number + 1
       let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
       if trimmed.isEmpty { continue }

@@ -19,9 +19,7 @@ public enum TokenIdsFile {
       throw EvaluationError.cannotRead(path: path, reason: "not UTF-8 text")
     }
     var sequences: [[Int]] = []
-    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    for (number, line) in TextLines.split(text).enumerated() {
       let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
       if trimmed.isEmpty { continue }
       var body = Substring(trimmed)
