@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/release/streamline
 
-.PHONY: setup build release demo test lint format
+.PHONY: setup build release demo test fuzz lint format
 
 # oneDNN (matrix products) from the distribution; everything else is in the Swift toolchain.
 setup:
@@ -18,11 +18,16 @@ release: setup
 demo: release
 	./scripts/demo
 
+# The suite runs in its own temporary folder and fails if a test leaves anything behind there.
 test: setup
-	$(SWIFT) test
+	SWIFT=$(SWIFT) ./scripts/test
+
+# A few seconds of every fuzz target (scripts/fuzz TARGET SECONDS runs one for longer).
+fuzz: setup
+	./scripts/fuzz all 10
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests
+	$(SWIFT) format lint --strict --recursive Sources Tests Fuzz/Sources Fuzz/Package.swift
 
 format:
-	$(SWIFT) format --in-place --recursive Sources Tests
+	$(SWIFT) format --in-place --recursive Sources Tests Fuzz/Sources Fuzz/Package.swift

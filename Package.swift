@@ -11,6 +11,11 @@ let package = Package(
   products: [
     .executable(name: "streamline", targets: ["StreamlineCLI"]),
     .library(name: "Streamline", targets: ["Streamline"]),
+    // The parsers on their own, for the fuzz targets in Fuzz/ (which must not need swift-crypto).
+    .library(name: "Checkpoint", targets: ["Checkpoint"]),
+    .library(name: "Tokenizers", targets: ["Tokenizers"]),
+    .library(name: "Evaluation", targets: ["Evaluation"]),
+    .library(name: "Models", targets: ["Models"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,10 +39,12 @@ let package = Package(
     .executableTarget(
       name: "StreamlineCLI",
       dependencies: [
-        "Streamline", "Tokenizers",
+        "Streamline", "Tokenizers", "Evaluation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: settings),
+    .testTarget(
+      name: "StreamlineCLITests", dependencies: ["StreamlineCLI"], swiftSettings: settings),
     .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: settings),
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: settings),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: settings),

@@ -71,14 +71,19 @@ public struct TaskFile: Sendable {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw EvaluationError.cannotRead(path: path, reason: "cannot read the file")
     }
+    return try parse(data, path: path, format: format, name: name)
+  }
+
+  /// The task in `data`, the contents of the file at `path` (named in errors and reports).
+  public static func parse(
+    _ data: Data, path: String, format: TaskFormat? = nil, name: String? = nil
+  ) throws -> TaskFile {
     guard let text = String(data: data, encoding: .utf8) else {
       throw EvaluationError.cannotRead(path: path, reason: "not UTF-8 text")
     }
     var detected = format
     var items: [TaskItem] = []
-    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    for (number, line) in TextLines.split(text).enumerated() {
       let lineNumber = number + 1
       let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
       if trimmed.isEmpty { continue }
@@ -195,6 +200,9 @@ public struct TaskFile: Sendable {
     }
   }
 
+  /// The largest label accepted: far more choices than any multiple-choice task has.
+  public static let maximumIndex = 1 << 20
+
   /// Typed field access with one-line errors.
   struct Fields {
     let object: [String: Any]
@@ -223,14 +231,18 @@ public struct TaskFile: Sendable {
       }
     }
 
-    /// An integer, or a string of digits (hellaswag's labels are strings).
+    /// A non-negative integer, or a string of digits (hellaswag's labels are strings). Anything
+    /// past `maximumIndex` cannot name a choice and is refused before it is used.
     func index(_ key: String) throws -> Int {
       let v = try value(key)
-      if let s = v as? String, let n = Int(s.trimmingCharacters(in: .whitespaces)) { return n }
-      if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() {
-        return n.intValue
+      if let s = v as? String, let n = Int(s.trimmingCharacters(in: .whitespaces)) {
+        guard (0...maximumIndex).contains(n) else {
+          throw fail("field \"\(key)\" is \(n), outside 0...\(maximumIndex)")
+        }
+        return n
       }
-      throw fail("field \"\(key)\" must be an integer")
+      if let n = JSONInteger.value(v, in: 0...maximumIndex) { return n }
+      throw fail("field \"\(key)\" must be an integer in 0...\(maximumIndex)")
     }
 
     /// `{"text": [...], "label": [...]}` and the position of `answerKey` among the labels.

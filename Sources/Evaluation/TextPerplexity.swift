@@ -8,18 +8,25 @@ public enum TextFile {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw EvaluationError.cannotRead(path: path, reason: "cannot read the file")
     }
+    return try parse(data, path: path, field: field)
+  }
+
+  /// The documents of `data`, the contents of the file at `path`: its extension (.jsonl or
+  /// .json), or `jsonl` when given, says whether it holds one JSON document per line or is one
+  /// plain-text document.
+  public static func parse(
+    _ data: Data, path: String, field: String? = nil, jsonl: Bool? = nil
+  ) throws -> [String] {
     guard let text = String(data: data, encoding: .utf8) else {
       throw EvaluationError.cannotRead(path: path, reason: "not UTF-8 text")
     }
-    guard path.hasSuffix(".jsonl") || path.hasSuffix(".json") else {
+    guard jsonl ?? (path.hasSuffix(".jsonl") || path.hasSuffix(".json")) else {
       guard !text.isEmpty else { throw EvaluationError.empty(path: path, reason: "is empty") }
       return [text]
     }
     var documents: [String] = []
     let fields = field.map { [$0] } ?? ["text", "page", "content"]
-    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    for (number, line) in TextLines.split(text).enumerated() {
       if line.allSatisfy(\.isWhitespace) { continue }
       let parsed: Any
       do {

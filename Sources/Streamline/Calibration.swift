@@ -1,4 +1,5 @@
 import Crypto
+import Evaluation
 import Foundation
 import Models
 import Tokenizers
@@ -33,10 +34,7 @@ public struct CalibrationSet: Sendable {
 /// where it does), joined with EOS, cut into `seqLen`-token sequences, and `samples` of them are
 /// drawn with `seed`. Rows of exactly `seqLen` pre-tokenized `input_ids` are used as they are.
 public enum Calibration {
-  enum Document {
-    case text(String)
-    case ids([Int])
-  }
+  typealias Document = CalibrationDocument
 
   public static func load(
     _ options: CalibrationOptions, tokenizer: Tokenizer?, vocabularySize: Int,
@@ -55,22 +53,14 @@ public enum Calibration {
         throw StreamlineError.calibration(path: file, reason: "cannot read the file")
       }
       hasher.update(data: data)
-      guard let text = String(data: data, encoding: .utf8) else {
-        throw StreamlineError.calibration(path: file, reason: "not UTF-8 text")
-      }
-      if file.hasSuffix(".jsonl") {
-        for document in try jsonLines(text, path: file, field: options.textField) {
-          if case .ids(let ids) = document, ids.count == options.seqLen {
-            exactRows.append(ids)
-          } else {
-            documents.append(document)
-          }
+      for document in try CalibrationFile.documents(
+        data, path: file, lineDocuments: options.lineDocuments, textField: options.textField)
+      {
+        if case .ids(let ids) = document, ids.count == options.seqLen {
+          exactRows.append(ids)
+        } else {
+          documents.append(document)
         }
-      } else if options.lineDocuments {
-        documents += text.split(separator: "\n").map(String.init)
-          .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map(Document.text)
-      } else if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-        documents.append(.text(text))
       }
     }
     hasher.update(
@@ -150,33 +140,5 @@ public enum Calibration {
       throw StreamlineError.calibration(path: path, reason: "holds no .txt or .jsonl files")
     }
     return files
-  }
-
-  static func jsonLines(_ text: String, path: String, field: String) throws -> [Document] {
-    var out: [Document] = []
-    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
-      let trimmed = line.trimmingCharacters(in: .whitespaces)
-      if trimmed.isEmpty { continue }
-      func fail(_ reason: String) -> StreamlineError {
-        .calibration(path: "\(path):\(number + 1)", reason: reason)
-      }
-      guard
-        let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)))
-          as? [String: Any]
-      else { throw fail("not a JSON object") }
-      if let ids = object["input_ids"] {
-        guard let list = ids as? [NSNumber], !list.isEmpty else {
-          throw fail("input_ids is not a non-empty list of token ids")
-        }
-        out.append(.ids(list.map(\.intValue)))
-      } else if let text = object[field] as? String {
-        if !text.isEmpty { out.append(.text(text)) }
-      } else {
-        throw fail("has neither input_ids nor a \"\(field)\" text field")
-      }
-    }
-    return out
   }
 }

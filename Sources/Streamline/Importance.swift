@@ -124,6 +124,15 @@ public enum Importance {
     }
   }
 
+  /// The one rule tying a metric to a replacement: `bi` ranks single layers, so the n it picks
+  /// need not be contiguous and only plain removal (`none`) can take them.
+  public static func checkMetric(_ metric: ImportanceMetric, replacement: ReplacementKind) throws {
+    if metric == .bi && replacement != .none {
+      throw StreamlineError.badRequest(
+        "--metric bi picks layers that need not be contiguous; use it with --replace none")
+    }
+  }
+
   /// Scores every block of `width` layers and chooses one (or, for `bi`, n layers).
   public static func analyze(
     _ similarity: SimilarityMatrix, config: any Architecture, metric: ImportanceMetric,
@@ -131,10 +140,7 @@ public enum Importance {
   ) throws -> Analysis {
     let width = replacement.blockWidth(removing: n)
     let blocks = scores(similarity, width: width).filter { $0.start >= replacement.earliestStart }
-    if metric == .bi && replacement != .none {
-      throw StreamlineError.badRequest(
-        "--metric bi picks layers that need not be contiguous; use it with --replace none")
-    }
+    try checkMetric(metric, replacement: replacement)
     let choices: [String: ChosenBlock] = [
       ImportanceMetric.cosine.rawValue: choose(blocks, by: .cosine),
       ImportanceMetric.angular.rawValue: choose(blocks, by: .angular),

@@ -43,10 +43,6 @@ struct Analyze: ParsableCommand {
   ) throws -> Analysis {
     let count = try Importance.layerCount(
       removal.request!, config: loaded.config, replacement: removal.replace)
-    if removal.metric == .bi && removal.replace != .none {
-      throw ValidationError(
-        "--metric bi picks layers that need not be contiguous; use --replace none")
-    }
     let data = try calibration.load(for: loaded, options: model)
     let similarity = try Similarity.measure(
       model: loaded, sequences: data.sequences,

@@ -107,5 +107,11 @@ struct RemovalArguments: ParsableArguments {
     if remove != nil && sparsity != nil {
       throw ValidationError("give either --remove or --sparsity, not both")
     }
+    // The library's rule, checked here too so that the mistake is reported before any work.
+    do {
+      try Importance.checkMetric(metric, replacement: replace)
+    } catch {
+      throw ValidationError("\(error)")
+    }
   }
 }

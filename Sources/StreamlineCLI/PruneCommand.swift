@@ -136,18 +136,11 @@ struct Prune: ParsableCommand {
   }
 
   func shardBytes() throws -> Int {
-    let text = maxShardSize.uppercased().replacingOccurrences(of: "IB", with: "B")
-    let units: [(String, Int)] = [
-      ("TB", 1_000_000_000_000), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000),
-      ("B", 1),
-    ]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-      if let value = Double(text.dropLast(suffix.count)), value > 0 {
-        return Int(value * Double(scale))
-      }
+    do {
+      return try ByteSize.parse(maxShardSize)
+    } catch {
+      throw ValidationError("\(error)")
     }
-    if let value = Int(text), value > 0 { return value }
-    throw ValidationError("--max-shard-size \(maxShardSize) is not a size like 5GB")
   }
 
   func run() throws {
@@ -163,10 +156,8 @@ struct Prune: ParsableCommand {
     request.memoryBudget = Int(calibration.memoryBudget * Double(1 << 30))
     request.trainingMemory = Int(training.trainMemory * Double(1 << 30))
     request.spillDirectory = URL(fileURLWithPath: output).deletingLastPathComponent()
-    if let layers { request.layers = try Self.parseLayers(layers, count: config.numLayers) }
-    if removal.metric == .bi && removal.replace != .none {
-      throw ValidationError(
-        "--metric bi picks layers that need not be contiguous; use --replace none")
+    if let layers {
+      request.layers = try LayerSelection.parse(layers, layerCount: config.numLayers)
     }
 
     var manifest: [String: Any] = ["replacement": removal.replace.rawValue]
@@ -252,27 +243,5 @@ struct Prune: ParsableCommand {
       }
     }
     emit(text)
-  }
-
-  /// "10-13" or "3,5,7" or a mix, 0-based.
-  static func parseLayers(_ text: String, count: Int) throws -> [Int] {
-    var layers: [Int] = []
-    for part in text.split(separator: ",") {
-      let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
-      guard (1...2).contains(bounds.count), let first = Int(bounds[0]),
-        let last = Int(bounds.last!), first <= last
-      else {
-        throw ValidationError("--layers \(text): expected layer numbers like 10-13 or 3,5")
-      }
-      layers += first...last
-    }
-    let unique = Array(Set(layers)).sorted()
-    guard let last = unique.last, last < count, unique.first! >= 0 else {
-      throw ValidationError("--layers \(text): the model has layers 0..\(count - 1)")
-    }
-    guard unique.count < count else {
-      throw ValidationError("--layers \(text) removes every layer")
-    }
-    return unique
   }
 }

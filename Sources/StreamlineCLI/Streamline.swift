@@ -13,12 +13,36 @@ struct StreamlineCommand: ParsableCommand {
 
   static func main() {
     ThreadPolicy.settle()
+    var command: ParsableCommand
     do {
-      var command = try parseAsRoot()
-      try command.run()
+      command = try parseAsRoot()
     } catch {
       exit(withError: error)
     }
+    do {
+      try command.run()
+    } catch {
+      if let text = failure(error, in: type(of: command)) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+        Foundation.exit(ExitCode.validationFailure.rawValue)
+      }
+      exit(withError: error)
+    }
+  }
+
+  /// What a `ValidationError` thrown by a subcommand's `run()` prints: the message and that
+  /// subcommand's usage. (`exit(withError:)` on the root knows only the root, so it would print
+  /// `streamline <subcommand>`; errors thrown while parsing already carry their subcommand.)
+  /// Nil for any other error, which prints as its own one line.
+  static func failure(_ error: Error, in command: ParsableCommand.Type) -> String? {
+    guard let validation = error as? ValidationError, command != Self.self else { return nil }
+    let usage = usageString(for: command)
+    let path = usage.split(separator: " ").prefix { $0.first?.isLetter == true }
+    return """
+      Error: \(validation.message)
+      Usage: \(usage)
+        See '\(path.joined(separator: " ")) --help' for more information.
+      """
   }
 }
 

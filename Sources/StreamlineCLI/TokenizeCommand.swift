@@ -1,21 +1,34 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Tokenizers
 
-/// `streamline tokenize`: ids (and tokens) of each input line.
+/// `streamline tokenize`: ids (and tokens) of each input line, of the whole input, or of each
+/// JSONL record.
 struct TokenizeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tokenize",
-    abstract: "Encode text with a model's tokenizer.json, one result per input line.")
+    abstract:
+      "Encode text with a model's tokenizer.json: one result per input line, per JSONL record, or for the whole input."
+  )
 
   @Argument(help: "A model folder (tokenizer.json, tokenizer_config.json) or a tokenizer.json.")
   var model: String
 
-  @Option(help: "Text to encode (each line separately).")
+  @Option(help: "Text to encode (each line separately, unless --whole or --jsonl).")
   var text: String?
 
-  @Option(help: "A UTF-8 file to encode, line by line.")
+  @Option(help: "A UTF-8 file to encode, line by line (a .jsonl file: record by record).")
   var file: String?
+
+  @Flag(help: "Encode the text or file as one string, line breaks included, as transformers does.")
+  var whole = false
+
+  @Flag(
+    help:
+      "The input is JSON Lines: each line {\"text\": ...} (or a JSON string) is encoded exactly; implied by a .jsonl --file."
+  )
+  var jsonl = false
 
   @Flag(name: .customLong("no-special-tokens"), help: "Do not add BOS/EOS/CLS/SEP.")
   var noSpecialTokens = false
@@ -32,26 +45,30 @@ struct TokenizeCommand: ParsableCommand {
     if (text == nil) == (file == nil) {
       throw ValidationError("give exactly one of --text or --file")
     }
+    if whole && isJSONL {
+      throw ValidationError("--whole encodes the input as one string; JSONL input is per record")
+    }
   }
+
+  var isJSONL: Bool { jsonl || (file?.hasSuffix(".jsonl") ?? false) }
 
   func run() throws {
     let tokenizer = try Tokenizer.load(from: URL(fileURLWithPath: model))
     tokenizer.specialTokenTextIsPlain = plainSpecialText
-    let input: String
+    let data: Data
+    let path: String
     if let file {
-      guard let data = FileManager.default.contents(atPath: file) else {
+      guard let contents = FileManager.default.contents(atPath: file) else {
         throw ValidationError("\(file): cannot read")
       }
-      guard let s = String(data: data, encoding: .utf8) else {
-        throw ValidationError("\(file): not valid UTF-8")
-      }
-      input = s
+      (data, path) = (contents, file)
     } else {
-      input = text!
+      (data, path) = (Data(text!.utf8), "--text")
     }
+    let texts = try TokenizeInput.texts(data, path: path, whole: whole, jsonl: isJSONL)
     let out = LineWriter()
-    for line in inputLines(input) {
-      let ids = try tokenizer.encode(line, addSpecialTokens: !noSpecialTokens)
+    for text in texts {
+      let ids = try tokenizer.encode(text, addSpecialTokens: !noSpecialTokens)
       if json {
         var s = "{\"ids\": [" + ids.map(String.init).joined(separator: ", ") + "], \"tokens\": ["
         s += ids.map { jsonString(tokenizer.idToToken($0) ?? "") }.joined(separator: ", ")
@@ -63,27 +80,6 @@ struct TokenizeCommand: ParsableCommand {
     }
     out.flush()
   }
-}
-
-/// Lines of the input: split at "\n", a trailing "\r" removed, no empty last line after a
-/// final newline. Splits by Unicode scalars so "\r\n" is never treated as one Character.
-func inputLines(_ s: String) -> [String] {
-  var lines: [String] = []
-  var current = String.UnicodeScalarView()
-  for u in s.unicodeScalars {
-    if u == "\n" {
-      if current.last == "\r" { current.removeLast() }
-      lines.append(String(current))
-      current = String.UnicodeScalarView()
-    } else {
-      current.append(u)
-    }
-  }
-  if !current.isEmpty || lines.isEmpty {
-    if current.last == "\r" { current.removeLast() }
-    lines.append(String(current))
-  }
-  return lines
 }
 
 /// A JSON string literal (UTF-8 kept, control characters escaped).
@@ -122,3 +118,6 @@ final class LineWriter {
     buffer.removeAll(keepingCapacity: true)
   }
 }
+
+/// Lines of the input as `tokenize` splits them (kept for `bench tokenize`).
+func inputLines(_ s: String) -> [String] { TextLines.split(s) }

@@ -206,7 +206,9 @@ extension Loader {
           path: path, field: field + ".content", reason: "expected one character")
       }
       return StripDecoder(
-        content: c[0], start: j["start"]?.intValue ?? 0, stop: j["stop"]?.intValue ?? 0)
+        content: c[0],
+        start: try integer(j["start"], field: field + ".start", in: 0...Loader.maximumLength) ?? 0,
+        stop: try integer(j["stop"], field: field + ".stop", in: 0...Loader.maximumLength) ?? 0)
     case "Replace":
       return ReplaceDecoder(
         matcher: try patternMatcher(j["pattern"], field: field + ".pattern"),

@@ -53,7 +53,10 @@ final class WordPieceModel: TokenizerModel {
     unk = scalarsOf(j["unk_token"]?.stringValue ?? "[UNK]")
     unkId = vocabulary.id(unk)
     prefix = scalarsOf(j["continuing_subword_prefix"]?.stringValue ?? "##")
-    maxChars = j["max_input_chars_per_word"]?.intValue ?? 100
+    maxChars =
+      try l.integer(
+        j["max_input_chars_per_word"], field: "model.max_input_chars_per_word",
+        in: 0...Loader.maximumLength) ?? 100
   }
 
   func unkOrThrow() throws -> Int32 {

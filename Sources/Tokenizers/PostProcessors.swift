@@ -66,11 +66,20 @@ extension Loader {
       var specials: [[UInt8]: [Int32]] = [:]
       if let st = j["special_tokens"]?.objectValue {
         for (k, v) in st {
-          guard let ids = v["ids"]?.arrayValue?.compactMap({ $0.intValue }) else {
+          guard let list = v["ids"]?.arrayValue else {
             throw TokenizerError.invalidField(
               path: path, field: field + ".special_tokens", reason: "missing ids")
           }
-          specials[k] = ids.map { Int32($0) }
+          var ids: [Int32] = []
+          for item in list {
+            let idField = field + ".special_tokens.ids"
+            guard let id = try integer(item, field: idField, in: 0...Loader.maximumTokenId) else {
+              throw TokenizerError.invalidField(
+                path: path, field: idField, reason: "expected an id")
+            }
+            ids.append(Int32(id))
+          }
+          specials[k] = ids
         }
       }
       var items: [TemplatePostProcessor.Item] = []
@@ -92,7 +101,9 @@ extension Loader {
       return TemplatePostProcessor(items: items)
     case "BertProcessing", "RobertaProcessing":
       func pair(_ key: String) throws -> Int32 {
-        guard let a = j[key]?.arrayValue, a.count == 2, let id = a[1].intValue else {
+        guard let a = j[key]?.arrayValue, a.count == 2,
+          let id = try integer(a[1], field: "\(field).\(key)", in: 0...Loader.maximumTokenId)
+        else {
           throw TokenizerError.invalidField(
             path: path, field: "\(field).\(key)", reason: "expected [token, id]")
         }

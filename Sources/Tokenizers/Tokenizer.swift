@@ -4,6 +4,25 @@ import Foundation
 struct Loader {
   let path: String
 
+  /// Ids above this are refused: real vocabularies stay under a few million, and the headroom
+  /// up to `Int32.max` is what added tokens are numbered into after the largest id.
+  static let maximumTokenId = 1 << 30
+  /// Lengths (padding, truncation, word limits) above this are refused: no text is that long,
+  /// and a padding length sizes an allocation.
+  static let maximumLength = 1 << 24
+
+  /// An optional integer field, refused unless it is an integer in `range`: numbers from the
+  /// file reach `Int32` conversions and allocation sizes, so they are checked here, once.
+  func integer(_ j: JSON?, field: String, in range: ClosedRange<Int>) throws -> Int? {
+    guard let j, !j.isNull else { return nil }
+    guard let n = j.intValue, range.contains(n) else {
+      throw TokenizerError.invalidField(
+        path: path, field: field,
+        reason: "expected an integer in \(range.lowerBound)...\(range.upperBound)")
+    }
+    return n
+  }
+
   func requireString(_ j: JSON, _ key: String, _ field: String) throws -> String {
     guard let s = j[key]?.stringValue else {
       throw TokenizerError.invalidField(
@@ -125,7 +144,10 @@ public final class Tokenizer: @unchecked Sendable {
     added.add(
       try l.addedTokens(json["added_tokens"]), model: model.vocabulary, normalizer: normalizer)
     if let t = json["truncation"], !t.isNull {
-      guard let ml = t["max_length"]?.intValue else {
+      guard
+        let ml = try l.integer(
+          t["max_length"], field: "truncation.max_length", in: 0...Int(Int32.max))
+      else {
         throw TokenizerError.invalidField(
           path: path, field: "truncation.max_length", reason: "expected an integer")
       }
@@ -134,11 +156,14 @@ public final class Tokenizer: @unchecked Sendable {
       truncation = nil
     }
     if let p = json["padding"], !p.isNull {
-      var fixed: Int?
-      if let f = p["strategy"]?["Fixed"]?.intValue { fixed = f }
+      let length = 0...Loader.maximumLength
       padding = Padding(
-        fixed: fixed, multipleOf: p["pad_to_multiple_of"]?.intValue,
-        left: p["direction"]?.stringValue == "Left", padId: Int32(p["pad_id"]?.intValue ?? 0))
+        fixed: try l.integer(p["strategy"]?["Fixed"], field: "padding.strategy.Fixed", in: length),
+        multipleOf: try l.integer(
+          p["pad_to_multiple_of"], field: "padding.pad_to_multiple_of", in: length),
+        left: p["direction"]?.stringValue == "Left",
+        padId: Int32(
+          try l.integer(p["pad_id"], field: "padding.pad_id", in: 0...Loader.maximumTokenId) ?? 0))
     } else {
       padding = nil
     }

@@ -32,31 +32,45 @@ public struct TokenizerConfig: Sendable, Equatable {
       let url = folder.appendingPathComponent(name)
       guard FileManager.default.fileExists(atPath: url.path) else { continue }
       found = true
-      let json: JSON
+      let data: Data
       do {
-        json = try JSON.parse(try Data(contentsOf: url))
-      } catch let e as JSONParseError {
-        throw TokenizerError.malformedJSON(path: url.path, reason: e.message)
+        data = try Data(contentsOf: url)
       } catch {
-        throw TokenizerError.malformedJSON(path: url.path, reason: "\(error)")
+        throw TokenizerError.malformedJSON(path: url.path, reason: "cannot read: \(error)")
       }
-      guard json.objectValue != nil else {
-        throw TokenizerError.malformedJSON(path: url.path, reason: "expected an object")
-      }
-      func token(_ key: String) -> String?? {
-        guard let v = json[key] else { return .none }
-        if v.isNull { return .some(nil) }
-        if let s = v.stringValue { return .some(s) }
-        if let c = v["content"]?.stringValue { return .some(c) }
-        return .none
-      }
-      if let v = token("bos_token") { config.bosToken = v }
-      if let v = token("eos_token") { config.eosToken = v }
-      if let v = token("pad_token") { config.padToken = v }
-      if let v = token("unk_token") { config.unkToken = v }
-      if let v = json["add_bos_token"]?.boolValue { config.addBosToken = v }
-      if let v = json["add_eos_token"]?.boolValue { config.addEosToken = v }
+      config = try parse(data, path: url.path, over: config)
     }
     return found ? config : nil
+  }
+
+  /// `config` with the special-token settings of one file's bytes (tokenizer_config.json or
+  /// special_tokens_map.json, at `path`) laid over it.
+  public static func parse(_ data: Data, path: String, over config: TokenizerConfig = .init())
+    throws -> TokenizerConfig
+  {
+    var config = config
+    let json: JSON
+    do {
+      json = try JSON.parse(data)
+    } catch let e as JSONParseError {
+      throw TokenizerError.malformedJSON(path: path, reason: e.message)
+    }
+    guard json.objectValue != nil else {
+      throw TokenizerError.malformedJSON(path: path, reason: "expected an object")
+    }
+    func token(_ key: String) -> String?? {
+      guard let v = json[key] else { return .none }
+      if v.isNull { return .some(nil) }
+      if let s = v.stringValue { return .some(s) }
+      if let c = v["content"]?.stringValue { return .some(c) }
+      return .none
+    }
+    if let v = token("bos_token") { config.bosToken = v }
+    if let v = token("eos_token") { config.eosToken = v }
+    if let v = token("pad_token") { config.padToken = v }
+    if let v = token("unk_token") { config.unkToken = v }
+    if let v = json["add_bos_token"]?.boolValue { config.addBosToken = v }
+    if let v = json["add_eos_token"]?.boolValue { config.addEosToken = v }
+    return config
   }
 }

@@ -59,10 +59,11 @@ extension Loader {
     var entries: [([UInt32], Int32)] = []
     entries.reserveCapacity(members.count)
     for (k, v) in members {
-      guard let id = v.intValue, id >= 0, id <= Int(Int32.max) else {
+      guard let id = v.intValue, id >= 0, id <= Loader.maximumTokenId else {
         throw TokenizerError.invalidField(
           path: path, field: field,
-          reason: "id of \(String(decoding: k, as: UTF8.self).debugDescription) is not an integer"
+          reason:
+            "id of \(String(decoding: k, as: UTF8.self).debugDescription) is not an integer in 0...\(Loader.maximumTokenId)"
         )
       }
       entries.append((decodeScalars(k), Int32(id)))

@@ -4,17 +4,20 @@ import Tokenizers
 
 @testable import Streamline
 
-@Suite struct CalibrationTests {
+/// A class so that the one scratch folder of each test goes away with it (`deinit`).
+@Suite final class CalibrationTests {
   let tokenizer: Tokenizer
+  let folder = Fixtures.temporary("calibration")
 
   init() throws {
     tokenizer = try Tokenizer.load(
       from: Fixtures.root.appendingPathComponent("tokenizers/llama2/tokenizer.json"))
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
   }
 
+  deinit { try? FileManager.default.removeItem(at: folder) }
+
   func write(_ text: String, _ name: String) throws -> String {
-    let folder = Fixtures.temporary("calibration")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let file = folder.appendingPathComponent(name)
     try text.write(to: file, atomically: true, encoding: .utf8)
     return file.path

@@ -1,0 +1,18 @@
+import Foundation
+
+/// Integers read from `JSONSerialization` output, refused unless exact and in range: a hostile
+/// file must not reach `Int(_:)` with 1e300 or NaN, and `true` (which Foundation also hands back
+/// as an `NSNumber`) is not a number.
+enum JSONInteger {
+  /// `value` as an integer in `range`, or nil when it is not an integral JSON number in it.
+  static func value(_ value: Any?, in range: ClosedRange<Int>) -> Int? {
+    guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else {
+      return nil
+    }
+    let double = number.doubleValue
+    // Below 2^53 every integer is exact in a Double, so the conversion cannot trap or round.
+    guard double.isFinite, double == double.rounded(), abs(double) < 9.0e15 else { return nil }
+    let integer = Int(double)
+    return range.contains(integer) ? integer : nil
+  }
+}

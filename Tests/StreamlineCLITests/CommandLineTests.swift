@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import StreamlineCLI
+
+@Suite struct CommandLineTests {
+  /// A `ValidationError` from a subcommand's `run()` shows that subcommand's usage, not the
+  /// root's `streamline <subcommand>`.
+  @Test func validationFailuresShowTheSubcommandsUsage() throws {
+    let text = try #require(
+      StreamlineCommand.failure(
+        ValidationError("--calibration is required"), in: Analyze.self))
+    #expect(text.hasPrefix("Error: --calibration is required\nUsage: streamline analyze"))
+    #expect(!text.contains("<subcommand>"))
+    #expect(text.contains("See 'streamline analyze --help'"))
+    let nested = try #require(
+      StreamlineCommand.failure(ValidationError("x"), in: BenchTokenize.self))
+    #expect(nested.contains("Usage: streamline bench tokenize"))
+    // Other errors print as their own one line.
+    #expect(StreamlineCommand.failure(CocoaError(.fileNoSuchFile), in: Analyze.self) == nil)
+  }
+
+  /// Errors found while parsing (`validate()`) already name the subcommand.
+  @Test func parseErrorsNameTheSubcommand() {
+    do {
+      _ = try StreamlineCommand.parseAsRoot(["tokenize", "model", "--text", "a", "--file", "b"])
+      Issue.record("expected a validation error")
+    } catch {
+      let text = StreamlineCommand.fullMessage(for: error)
+      #expect(text.contains("give exactly one of --text or --file"))
+      #expect(text.contains("streamline tokenize"))
+    }
+  }
+
+  @Test func wholeAndJSONLAreExclusive() {
+    #expect(throws: (any Error).self) {
+      _ = try StreamlineCommand.parseAsRoot(["tokenize", "m", "--text", "a", "--whole", "--jsonl"])
+    }
+    #expect(throws: (any Error).self) {
+      _ = try StreamlineCommand.parseAsRoot(["tokenize", "m", "--file", "a.jsonl", "--whole"])
+    }
+  }
+
+  /// The `bi` rule is the library's, reported while parsing.
+  @Test func biWithAReplacementIsRefusedWhileParsing() {
+    do {
+      _ = try StreamlineCommand.parseAsRoot(["analyze", "demo", "--remove", "2", "--metric", "bi"])
+      Issue.record("expected a validation error")
+    } catch {
+      #expect(StreamlineCommand.fullMessage(for: error).contains("--replace none"))
+    }
+  }
+
+  /// `tokenize --whole` and JSONL input encode whole texts, line breaks included.
+  @Test func tokenizeEncodesWholeTextsAndRecords() throws {
+    let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../Fixtures/tokenizers/llama2").standardized.path
+    var whole = try #require(
+      try StreamlineCommand.parseAsRoot(["tokenize", tokenizer, "--text", "a\nb", "--whole"])
+        as? TokenizeCommand)
+    #expect(whole.whole && !whole.isJSONL)
+    try whole.validate()
+    let jsonl = try #require(
+      try StreamlineCommand.parseAsRoot(["tokenize", tokenizer, "--file", "x.jsonl"])
+        as? TokenizeCommand)
+    #expect(jsonl.isJSONL)
+  }
+}
