@@ -130,7 +130,9 @@ public enum CalibrationStream {
           throw StreamlineError.calibration(path: place, reason: "not UTF-8 text")
         }
         if !file.hasSuffix(".jsonl") {
-          if !text.trimmingCharacters(in: .whitespaces).isEmpty { try add(text: text, place: place) }
+          if !text.trimmingCharacters(in: .whitespaces).isEmpty {
+            try add(text: text, place: place)
+          }
           return
         }
         if text.trimmingCharacters(in: .whitespaces).isEmpty { return }
@@ -182,8 +184,7 @@ public enum CalibrationStream {
 }
 
 /// One `.jsonl` record: input_ids, or the text field (nothing when empty).
-private func record(_ line: String, place: String, field: String) throws -> [Calibration.Document]
-{
+private func record(_ line: String, place: String, field: String) throws -> [Calibration.Document] {
   func fail(_ reason: String) -> StreamlineError { .calibration(path: place, reason: reason) }
   guard
     let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]

@@ -228,8 +228,7 @@ public enum Similarity {
 
   /// cos of two unit rows, clamped to [-1, 1].
   @inline(__always)
-  static func cosine(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, columns: Int) -> Double
-  {
+  static func cosine(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, columns: Int) -> Double {
     var dot = SIMD8<Float>()
     var c = 0
     while c + 8 <= columns {
