@@ -240,6 +240,7 @@ public enum Compression {
               .update(from: x.row(segment.lowerBound), count: segment.count * c)
           }
         })
+      store.release(rows: offsets[group.lowerBound]..<offsets[group.upperBound])
       progress?.update(g + 1, of: groups.count, amount: Double(offsets[group.upperBound]))
     }
   }
