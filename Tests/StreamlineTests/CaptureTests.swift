@@ -143,6 +143,18 @@ import Testing
       })
   }
 
+  @Test func releasedSpilledPagesKeepTheirValues() throws {
+    let store = try StateStore(states: [0, 3], rows: 4096, width: 8, memoryLimit: 0)
+    #expect(store.isSpilled)
+    for state in [0, 3] {
+      for i in 0..<(4096 * 8) { store.pointer(state: state)[i] = Float(i + state) }
+    }
+    store.release(rows: 0..<4096)
+    for state in [0, 3] {
+      #expect((0..<(4096 * 8)).allSatisfy { store.pointer(state: state)[$0] == Float($0 + state) })
+    }
+  }
+
   @Test func heldOutPerplexityOfPlainRemovalIsTheWrittenModels() throws {
     let model = try model()
     let held = try draw(CalibrationCounts(scoring: 0, evaluation: 6)).evaluation
