@@ -37,6 +37,54 @@ public enum Kernels {
     return 1 / (sum / Float(columns) + eps).squareRoot()
   }
 
+  /// `out[r] = (x[r] − mean) / sqrt(var + eps) · weight + bias` (biased variance), as
+  /// `torch.nn.LayerNorm` computes it: `(x·s − mean·s)·weight + bias` with `s` the inverse
+  /// standard deviation. `weight` and `bias` may be nil (`elementwise_affine=False`).
+  public static func layerNorm(
+    _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?,
+    eps: Float, out: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(columns, 1))) { range in
+      for r in range {
+        let row = x + r * columns
+        let dst = out + r * columns
+        let (mean, scale) = layerNormMoments(row, columns: columns, eps: eps)
+        let shift = -mean * scale
+        for c in 0..<columns {
+          var y = row[c] * scale + shift
+          if let weight { y *= weight[c] }
+          if let bias { y += bias[c] }
+          dst[c] = y
+        }
+      }
+    }
+  }
+
+  /// The mean and inverse standard deviation `1 / sqrt(var + eps)` of one row, summed in
+  /// Double (shared with the backward).
+  @inline(__always)
+  static func layerNormMoments(_ row: UnsafePointer<Float>, columns: Int, eps: Float)
+    -> (mean: Float, scale: Float)
+  {
+    var sum = 0.0
+    for c in 0..<columns { sum += Double(row[c]) }
+    let mean = sum / Double(columns)
+    var squares = 0.0
+    for c in 0..<columns {
+      let d = Double(row[c]) - mean
+      squares += d * d
+    }
+    let variance = Float(squares / Double(columns))
+    return (Float(mean), 1 / (max(variance, 0) + eps).squareRoot())
+  }
+
+  /// `x = max(x, 0)` in place over `count` values.
+  public static func relu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.chunks(count, grain: 16384) { range in
+      for i in range where !(x[i] > 0) { x[i] = 0 }
+    }
+  }
+
   /// `out[r, c] = silu(gate[r, c]) · up[r, c]` where gate and up are the two halves of each row
   /// of a fused `[rows, 2 · width]` buffer.
   public static func siluGate(
