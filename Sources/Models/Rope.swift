@@ -20,7 +20,7 @@ public struct Rope: Sendable, Hashable {
       useLong: Bool)
   }
 
-  public static let supportedTypes = "default, linear, llama3, longrope (Phi-3)"
+  public static let supportedTypes = "default, linear, llama3"
 
   public let theta: Double
   /// Features rotated per head: the first `dimension` of each head (all of them unless the

@@ -104,7 +104,8 @@ extension Rope {
         useLong: false)
     default:
       throw ModelError.unsupportedFeature(
-        path: path, feature: "rope type \"\(type)\"", supported: Rope.supportedTypes)
+        path: path, feature: "rope type \"\(type)\"",
+        supported: Rope.supportedTypes + (family.longrope ? ", longrope" : ""))
     }
     self.init(theta: theta, dimension: rotated, headDim: headDim, scaling: scaling)
   }

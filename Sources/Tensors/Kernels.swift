@@ -50,32 +50,52 @@ public enum Kernels {
         let dst = out + r * columns
         let (mean, scale) = layerNormMoments(row, columns: columns, eps: eps)
         let shift = -mean * scale
-        for c in 0..<columns {
-          var y = row[c] * scale + shift
-          if let weight { y *= weight[c] }
-          if let bias { y += bias[c] }
-          dst[c] = y
+        switch (weight, bias) {
+        case (let weight?, let bias?):
+          for c in 0..<columns { dst[c] = (row[c] * scale + shift) * weight[c] + bias[c] }
+        case (let weight?, nil):
+          for c in 0..<columns { dst[c] = (row[c] * scale + shift) * weight[c] }
+        case (nil, let bias?):
+          for c in 0..<columns { dst[c] = row[c] * scale + shift + bias[c] }
+        case (nil, nil):
+          for c in 0..<columns { dst[c] = row[c] * scale + shift }
         }
       }
     }
   }
 
-  /// The mean and inverse standard deviation `1 / sqrt(var + eps)` of one row, summed in
-  /// Double (shared with the backward).
+  /// The mean and inverse standard deviation `1 / sqrt(var + eps)` of one row (two passes, in
+  /// Float32 vectors as PyTorch's CPU kernel sums; shared with the backward).
   @inline(__always)
   static func layerNormMoments(_ row: UnsafePointer<Float>, columns: Int, eps: Float)
     -> (mean: Float, scale: Float)
   {
-    var sum = 0.0
-    for c in 0..<columns { sum += Double(row[c]) }
-    let mean = sum / Double(columns)
-    var squares = 0.0
-    for c in 0..<columns {
-      let d = Double(row[c]) - mean
-      squares += d * d
+    var sums = VectorMath.Vector()
+    var c = 0
+    while c + 8 <= columns {
+      sums += UnsafeRawPointer(row + c).loadUnaligned(as: VectorMath.Vector.self)
+      c += 8
     }
-    let variance = Float(squares / Double(columns))
-    return (Float(mean), 1 / (max(variance, 0) + eps).squareRoot())
+    var sum = sums.sum()
+    while c < columns {
+      sum += row[c]
+      c += 1
+    }
+    let mean = sum / Float(columns)
+    var squares = VectorMath.Vector()
+    c = 0
+    while c + 8 <= columns {
+      let d = UnsafeRawPointer(row + c).loadUnaligned(as: VectorMath.Vector.self) - mean
+      squares += d * d
+      c += 8
+    }
+    var square = squares.sum()
+    while c < columns {
+      square += (row[c] - mean) * (row[c] - mean)
+      c += 1
+    }
+    let variance = square / Float(columns)
+    return (mean, 1 / (max(variance, 0) + eps).squareRoot())
   }
 
   /// `x = max(x, 0)` in place over `count` values.

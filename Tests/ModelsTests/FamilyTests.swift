@@ -174,6 +174,31 @@ import Testing
     #expect(a == b)
   }
 
+  /// A continuation's learned positions (OPT) and its LongRoPE factors (Phi-3: context and
+  /// continuation together pass the original 8 positions) are those of the whole sequence.
+  @Test(arguments: ["opt-pre", "opt-post", "phi3-longrope"])
+  func sharedPrefixEqualsTheWholeSequence(variant: String) throws {
+    let model = try DecoderModel(url: Fixtures.model(variant))
+    // Every continuation takes its sequence past 8 positions, the prefix alone does not.
+    let context = [5, 17, 99, 3, 42, 8]
+    let choices = [[7, 9, 4], [100, 2, 64], [11, 12, 13, 1]]
+    var shared: [[Float]] = []
+    try model.forward(
+      [context] + choices, prefixes: [nil, 0, 0, 0],
+      logits: { _, values, length in
+        shared.append(Array(UnsafeBufferPointer(start: values, count: length * 128)))
+      })
+    for (c, choice) in choices.enumerated() {
+      var whole: [Float] = []
+      try model.forward(
+        [context + choice],
+        logits: { _, values, length in
+          whole = Array(UnsafeBufferPointer(start: values, count: length * 128))
+        })
+      #expect(Fixtures.maxDifference(Array(whole[(context.count * 128)...]), shared[c + 1]) < 1e-5)
+    }
+  }
+
   @Test func optRefusesPositionsPastItsTable() throws {
     let model = try DecoderModel(url: Fixtures.model("opt-pre"))
     #expect(throws: ModelError.self) {
