@@ -40,12 +40,17 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup
 
-LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope"]
+LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope",
+                  "qwen3", "qwen3-sliding", "mistral-window"]
 LM_VARIANTS = ["llama-gqa", "llama-tied"]
 LENGTHS = [7, 12]
 # One case runs past attention's 128-row query blocks.
-LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
+LAYER_LENGTHS = {"llama-gqa": [7, 12, 133], "qwen3-sliding": [7, 12, 133],
+                 "mistral-window": [7, 12, 133]}
 LAYER = 1
+# The layer to differentiate where layer 1 is not the interesting one (qwen3-sliding's first
+# sliding layer is 2).
+LAYERS = {"qwen3-sliding": 2}
 
 
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
@@ -76,14 +81,34 @@ def load(models, variant):
     return model
 
 
-def causal_mask(t):
-    return torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)[None, None]
+def causal_mask(t, window=None):
+    """Additive mask: a query at i sees keys j <= i, and with a window only i - j < window
+    (transformers' sliding_window_overlay)."""
+    i = torch.arange(t)[:, None]
+    j = torch.arange(t)[None, :]
+    keep = j <= i
+    if window is not None:
+        keep &= (i - j) < window
+    mask = torch.zeros((t, t), dtype=torch.float64).masked_fill(~keep, float("-inf"))
+    return mask[None, None]
+
+
+def layer_window(config, index):
+    """The sliding window of layer `index`, as the family's transformers model applies it."""
+    if config.model_type == "mistral":
+        return config.sliding_window
+    types = getattr(config, "layer_types", None)
+    if types is not None and types[index] == "sliding_attention":
+        return config.sliding_window
+    return None
 
 
 def layer_case(models, variant, seed):
     lengths = LAYER_LENGTHS.get(variant, LENGTHS)
     model = load(models, variant)
-    layer = model.model.layers[LAYER]
+    index = LAYERS.get(variant, LAYER)
+    layer = model.model.layers[index]
+    window = layer_window(model.config, index)
     c = model.config.hidden_size
     g = torch.Generator().manual_seed(seed)
     rows = sum(lengths)
@@ -96,7 +121,7 @@ def layer_case(models, variant, seed):
         xs = x[start:start + t][None]
         positions = torch.arange(t)[None]
         cos, sin = model.model.rotary_emb(xs, positions)
-        out = layer(xs, attention_mask=causal_mask(t), position_ids=positions,
+        out = layer(xs, attention_mask=causal_mask(t, window), position_ids=positions,
                     position_embeddings=(cos, sin))
         out = out[0] if isinstance(out, tuple) else out
         outputs.append(out[0])
@@ -109,7 +134,7 @@ def layer_case(models, variant, seed):
     for name, p in layer.named_parameters():
         tensors["grad." + name] = p.grad
     tensors = {k: v.float().contiguous() for k, v in tensors.items()}
-    meta = {"layer": str(LAYER), "lengths": ",".join(map(str, lengths)), "loss": repr(loss.item())}
+    meta = {"layer": str(index), "lengths": ",".join(map(str, lengths)), "loss": repr(loss.item())}
     return tensors, meta
 
 
