@@ -45,6 +45,12 @@ public struct RawConfig: Decodable {
     case useSlidingWindow = "use_sliding_window"
     case maxPositionEmbeddings = "max_position_embeddings"
     case layerTypes = "layer_types"
+
+    /// The keys decoded as `Int`.
+    static let integerKeys: [CodingKeys] = [
+      .hiddenSize, .intermediateSize, .numHiddenLayers, .numAttentionHeads, .numKeyValueHeads,
+      .headDim, .vocabSize, .slidingWindow, .maxPositionEmbeddings,
+    ]
   }
 
   public struct RopeParameters: Decodable {
@@ -77,10 +83,20 @@ public struct RawConfig: Decodable {
       let key = context.codingPath.map(\.stringValue).joined(separator: ".")
       throw ModelError.invalidConfig(path: path, reason: "\(key) has the wrong type")
     } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
-      // A number too large for its type (an integer past 2^63, say).
+      // A number its field cannot hold: a fraction, or an integer past 2^63.
       let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-      throw ModelError.invalidConfig(path: path, reason: "\(key) is out of range")
+      throw ModelError.invalidConfig(path: path, reason: "\(key) is not an integer that fits")
     } catch {
+      // Foundation reports a number its field cannot hold (3.5, 1e300, 2^64 for an Int) as
+      // invalid JSON without naming the key; find the key.
+      if let scalars = try? JSONDecoder().decode([String: ConfigScalar].self, from: data) {
+        for key in CodingKeys.integerKeys {
+          if case .number(let value)? = scalars[key.rawValue]?.kind {
+            throw ModelError.invalidConfig(
+              path: path, reason: "\(key.rawValue) is \(value), but must be an integer")
+          }
+        }
+      }
       throw ModelError.invalidConfig(path: path, reason: "not a valid config.json")
     }
   }

@@ -6,6 +6,9 @@ extension Rope {
   public init(_ raw: RawConfig, path: String, dimension: Int, defaultTheta: Double) throws {
     let parameters = raw.ropeParameters ?? raw.ropeScaling
     let theta = raw.ropeParameters?.ropeTheta ?? raw.ropeTheta ?? defaultTheta
+    guard theta.isFinite, theta > 0 else {
+      throw ModelError.invalidConfig(path: path, reason: "rope_theta must be a positive number")
+    }
     if let partial = parameters?.partialRotaryFactor, partial != 1 {
       throw ModelError.unsupportedFeature(
         path: path, feature: "partial_rotary_factor \(partial)", supported: "1.0")
