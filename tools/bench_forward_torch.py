@@ -11,7 +11,7 @@ import json
 import time
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 TINYLLAMA = dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
                  num_attention_heads=32, num_key_value_heads=4, vocab_size=32000,
@@ -26,10 +26,16 @@ def main():
     parser.add_argument("--config", help="a config.json giving the shape")
     args = parser.parse_args()
     shape = json.load(open(args.config)) if args.config else TINYLLAMA
-    config = LlamaConfig(**{k: v for k, v in shape.items() if k in TINYLLAMA})
     dtype = torch.float32 if args.precision == "f32" else torch.bfloat16
-    with torch.device("cpu"):
-        model = LlamaForCausalLM(config).to(dtype).eval()
+    if "model_type" in shape:
+        # Any family transformers knows (qwen3, mistral, ...), as the config.json gives it.
+        config = AutoConfig.for_model(**shape)
+        with torch.device("cpu"):
+            model = AutoModelForCausalLM.from_config(config).to(dtype).eval()
+    else:
+        config = LlamaConfig(**{k: v for k, v in shape.items() if k in TINYLLAMA})
+        with torch.device("cpu"):
+            model = LlamaForCausalLM(config).to(dtype).eval()
     ids = torch.randint(0, config.vocab_size, (args.batch, args.seq_len))
     with torch.no_grad():
         model(ids[:1, :16], output_hidden_states=True)
