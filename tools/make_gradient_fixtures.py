@@ -42,17 +42,24 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup
 
-LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope"]
+LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope",
+                  "qwen3", "qwen3-sliding", "mistral-window"]
 LM_VARIANTS = ["llama-gqa", "llama-tied"]
-# Families after the Llama ones, so those keep their seeds. Phi-3's longrope lengths sit on
+# Families after the Llama ones, so those keep their seeds (OPT and Phi-3 were made when they
+# followed llama3-rope directly: SEEDS keeps the seeds of their committed fixtures). Phi-3's longrope lengths sit on
 # both sides of its original_max_position_embeddings (8).
 LAYER_VARIANTS += ["opt-pre", "opt-post", "opt-plain", "phi3-partial", "phi3-longrope"]
+SEEDS = {name: 105 + i for i, name in enumerate(LAYER_VARIANTS[-5:])}
 # OPT's head (final LayerNorm, project_out, lm_head): input gradient only.
 HEAD_VARIANTS = ["opt-pre", "opt-post"]
 LENGTHS = [7, 12]
 # One case runs past attention's 128-row query blocks.
-LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
+LAYER_LENGTHS = {"llama-gqa": [7, 12, 133], "qwen3-sliding": [7, 12, 133],
+                 "mistral-window": [7, 12, 133]}
 LAYER = 1
+# The layer to differentiate where layer 1 is not the interesting one (qwen3-sliding's first
+# sliding layer is 2).
+LAYERS = {"qwen3-sliding": 2}
 
 
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
@@ -83,15 +90,35 @@ def load(models, variant):
     return model
 
 
-def causal_mask(t):
-    return torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)[None, None]
+def causal_mask(t, window=None):
+    """Additive mask: a query at i sees keys j <= i, and with a window only i - j < window
+    (transformers' sliding_window_overlay)."""
+    i = torch.arange(t)[:, None]
+    j = torch.arange(t)[None, :]
+    keep = j <= i
+    if window is not None:
+        keep &= (i - j) < window
+    mask = torch.zeros((t, t), dtype=torch.float64).masked_fill(~keep, float("-inf"))
+    return mask[None, None]
+
+
+def layer_window(config, index):
+    """The sliding window of layer `index`, as the family's transformers model applies it."""
+    if config.model_type == "mistral":
+        return config.sliding_window
+    types = getattr(config, "layer_types", None)
+    if types is not None and types[index] == "sliding_attention":
+        return config.sliding_window
+    return None
 
 
 def layer_case(models, variant, seed):
     lengths = LAYER_LENGTHS.get(variant, LENGTHS)
     model = load(models, variant)
     opt = hasattr(model.model, "decoder")
-    layer = (model.model.decoder.layers if opt else model.model.layers)[LAYER]
+    index = LAYERS.get(variant, LAYER)
+    layer = (model.model.decoder.layers if opt else model.model.layers)[index]
+    window = None if opt else layer_window(model.config, index)
     c = model.config.hidden_size
     g = torch.Generator().manual_seed(seed)
     rows = sum(lengths)
@@ -104,10 +131,10 @@ def layer_case(models, variant, seed):
         xs = x[start:start + t][None]
         positions = torch.arange(t)[None]
         if opt:  # no rotary: positions were added at embedding time
-            out = layer(xs, attention_mask=causal_mask(t))
+            out = layer(xs, attention_mask=causal_mask(t, window))
         else:
             cos, sin = model.model.rotary_emb(xs, positions)
-            out = layer(xs, attention_mask=causal_mask(t), position_ids=positions,
+            out = layer(xs, attention_mask=causal_mask(t, window), position_ids=positions,
                         position_embeddings=(cos, sin))
         out = out[0] if isinstance(out, tuple) else out
         outputs.append(out[0])
@@ -120,7 +147,7 @@ def layer_case(models, variant, seed):
     for name, p in layer.named_parameters():
         tensors["grad." + name] = p.grad
     tensors = {k: v.float().contiguous() for k, v in tensors.items()}
-    meta = {"layer": str(LAYER), "lengths": ",".join(map(str, lengths)), "loss": repr(loss.item())}
+    meta = {"layer": str(index), "lengths": ",".join(map(str, lengths)), "loss": repr(loss.item())}
     return tensors, meta
 
 
@@ -225,7 +252,7 @@ def main():
     for seed, variant in enumerate(LAYER_VARIANTS):
         if not wanted(variant):
             continue
-        tensors, meta = layer_case(args.models, variant, 100 + seed)
+        tensors, meta = layer_case(args.models, variant, SEEDS.get(variant, 100 + seed))
         save_file(tensors, os.path.join(args.out, f"layer-{variant}.safetensors"), metadata=meta)
         print("layer", variant, meta["loss"])
     for seed, variant in enumerate(HEAD_VARIANTS):

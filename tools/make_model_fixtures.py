@@ -22,7 +22,7 @@ import shutil
 import torch
 from safetensors.torch import save_file
 from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, OPTConfig, Phi3Config,
-                          Qwen2Config)
+                          Qwen2Config, Qwen3Config)
 
 SEQUENCES = [
     [1, 17, 42, 99, 5, 63, 64, 2, 100, 7, 11],
@@ -48,6 +48,20 @@ VARIANTS = {
     "qwen2-bias": (Qwen2Config, dict(COMMON, rope_theta=1000000.0), torch.float32, None),
     "llama-bf16": (LlamaConfig, dict(COMMON), torch.bfloat16, None),
     "llama-sharded": (LlamaConfig, dict(COMMON), torch.float32, "40KB"),
+    # Qwen3: q width (4 heads of 16) differs from hidden_size; per-head q/k norms.
+    "qwen3": (Qwen3Config, dict(COMMON, head_dim=16), torch.float32, None),
+    "qwen3-tied": (Qwen3Config, dict(COMMON, head_dim=8, tie_word_embeddings=True,
+                   attention_bias=True, num_key_value_heads=1), torch.float32, None),
+    # Layers 2 and 3 slide over 5 tokens (max_window_layers), shorter than the test sequences.
+    "qwen3-sliding": (Qwen3Config, dict(COMMON, head_dim=16, use_sliding_window=True,
+                      sliding_window=5, max_window_layers=2), torch.float32, None),
+    "qwen3-bf16": (Qwen3Config, dict(COMMON, head_dim=16), torch.bfloat16, None),
+    # Windows shorter than the test sequences on every layer (Mistral) or on the layers
+    # layer_types names (Qwen2).
+    "mistral-window": (MistralConfig, dict(COMMON, sliding_window=6), torch.float32, None),
+    "qwen2-window": (Qwen2Config, dict(COMMON, use_sliding_window=True, sliding_window=4,
+                     layer_types=["full_attention", "sliding_attention", "sliding_attention",
+                                  "full_attention"]), torch.float32, None),
 }
 
 OPT_COMMON = dict(hidden_size=32, ffn_dim=64, num_hidden_layers=4, num_attention_heads=4,
@@ -56,7 +70,8 @@ OPT_COMMON = dict(hidden_size=32, ffn_dim=64, num_hidden_layers=4, num_attention
 PHI3_COMMON = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
                    num_key_value_heads=1, vocab_size=128, rms_norm_eps=1e-5, pad_token_id=0,
                    bos_token_id=1, eos_token_id=2)
-# Appended after the Llama family so each variant keeps its seed (its position here).
+# Appended after the Llama family. OPT and Phi-3 were made when they followed llama-sharded
+# directly, so SEEDS keeps the seeds their committed fixtures were made with (8 onwards).
 VARIANTS.update({
     "opt-pre": (OPTConfig, dict(OPT_COMMON), torch.float32, None),
     # opt-350m's layout: post-norm, no final norm, narrower embeddings projected in and out.
@@ -81,6 +96,12 @@ VARIANTS.update({
                                            "long_factor": [1.0, 1.5, 2.5, 4.0, 6.0, 9.0]}),
                       torch.float32, None),
 })
+SEEDS = {name: 8 + i for i, name in enumerate(
+    ["opt-pre", "opt-post", "opt-bf16", "opt-plain", "phi3-partial", "phi3-longrope"])}
+# Windowed variants also run a sequence longer than attention's 128-row query blocks, so whole
+# key blocks fall outside the window.
+LONG = [(7 * i * i + 3 * i + 1) % 128 for i in range(150)]
+EXTRA_SEQUENCES = {name: [LONG] for name in ["qwen3-sliding", "mistral-window", "qwen2-window"]}
 
 
 def randomize(model, seed):
@@ -115,16 +136,18 @@ def reference(model, tokens):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="Tests/Fixtures/models")
-    parser.add_argument("--only", nargs="*", help="variants to remake (default: all)")
+    parser.add_argument("--only", nargs="*", help="regenerate only these variants (safetensors' "
+                        "writer orders metadata differently each run, so others would change)")
     args = parser.parse_args()
     torch.manual_seed(0)
     for seed, (name, (config_class, kwargs, dtype, shard)) in enumerate(VARIANTS.items()):
         if args.only and name not in args.only:
             continue
+        sequences = SEQUENCES + EXTRA_SEQUENCES.get(name, [])
         config = config_class(**kwargs)
         config._attn_implementation = "eager"
         model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
-        randomize(model, seed)
+        randomize(model, SEEDS.get(name, seed))
         folder = os.path.join(args.out, name)
         shutil.rmtree(folder, ignore_errors=True)
         model.to(dtype)
@@ -135,7 +158,7 @@ def main():
                                                       attn_implementation="eager")
         loaded.eval()
         tensors, meta = {}, {}
-        for s, tokens in enumerate(SEQUENCES):
+        for s, tokens in enumerate(sequences):
             logits, hidden, nll = reference(loaded, tokens)
             tensors[f"tokens.{s}"] = torch.tensor(tokens, dtype=torch.int64)
             tensors[f"logits.{s}"] = logits.contiguous()
@@ -145,7 +168,7 @@ def main():
         meta["parameters"] = str(sum(p.numel() for p in loaded.parameters()))
         save_file(tensors, os.path.join(folder, "reference.safetensors"), metadata=meta)
         with open(os.path.join(folder, "tokens.txt"), "w") as f:
-            for tokens in SEQUENCES:
+            for tokens in sequences:
                 f.write(" ".join(map(str, tokens)) + "\n")
         print(name, sorted(os.listdir(folder)), meta["parameters"])
 
