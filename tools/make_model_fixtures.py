@@ -101,7 +101,8 @@ SEEDS = {name: 8 + i for i, name in enumerate(
 # Windowed variants also run a sequence longer than attention's 128-row query blocks, so whole
 # key blocks fall outside the window.
 LONG = [(7 * i * i + 3 * i + 1) % 128 for i in range(150)]
-EXTRA_SEQUENCES = {name: [LONG] for name in ["qwen3-sliding", "mistral-window", "qwen2-window"]}
+EXTRA_SEQUENCES = {name: [LONG] for name in [
+    "qwen3-sliding", "mistral-window", "qwen2-window", "phi3-partial"]}
 
 
 def randomize(model, seed):
