@@ -8,6 +8,12 @@ public enum TrainingLoss: String, Codable, Sendable, CaseIterable {
   case mse
   /// The language-model loss of the whole pruned model, every other weight frozen.
   case lm
+  /// Distillation: KL(original ‖ pruned) of the next-token distributions (temperature 1),
+  /// through the frozen rest of the model, the teacher read from the original's h_L.
+  case kd
+
+  /// Whether training backpropagates through the layers after the block and the head.
+  public var throughTop: Bool { self != .mse }
 }
 
 /// Settings of replacement training; defaults from the design notes.
@@ -29,6 +35,8 @@ public struct TrainingOptions: Codable, Sendable {
   /// Validate every this many optimizer steps (0: ten times over the run).
   public var validateEvery = 0
   public var seed: UInt64 = 0
+  /// Where the replacement layer starts from.
+  public var initialization = ReplacementInit.first
 
   public init() {}
 
@@ -43,6 +51,7 @@ public struct TrainingOptions: Codable, Sendable {
     case accumulation = "gradient_accumulation"
     case validationFraction = "val_fraction"
     case validateEvery = "validate_every"
+    case initialization = "init"
   }
 }
 
@@ -73,6 +82,8 @@ public struct TrainingReport: Codable, Sendable {
   /// 0 when the initial weights were never beaten (and are what was kept).
   public let bestStep: Int
   public let curve: [Point]
+  /// The initialisation chosen and each candidate's validation loss (set by `Compression`).
+  public var initialization: InitializationReport?
 
   enum CodingKeys: String, CodingKey {
     case options, steps, seconds, curve
@@ -83,6 +94,7 @@ public struct TrainingReport: Codable, Sendable {
     case initialValidation = "initial_validation"
     case bestValidation = "best_validation"
     case bestStep = "best_step"
+    case initialization
   }
 }
 
@@ -94,16 +106,19 @@ public struct TrainingData {
   public let targets: UnsafePointer<Float>?  // [rows, C]
   public let tokens: [[Int]]
   public let width: Int
+  /// The original model's final residual state h_L of every row (distillation's teacher).
+  public let teacher: UnsafePointer<Float>?  // [rows, C]
 
   public init(
     lengths: [Int], inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>?,
-    tokens: [[Int]], width: Int
+    tokens: [[Int]], width: Int, teacher: UnsafePointer<Float>? = nil
   ) {
     self.lengths = lengths
     self.inputs = inputs
     self.targets = targets
     self.tokens = tokens
     self.width = width
+    self.teacher = teacher
   }
 
   var offsets: [Int] { lengths.reduce(into: [0]) { $0.append($0.last! + $1) } }
@@ -114,10 +129,17 @@ public struct TrainingData {
 public struct FrozenTop {
   public let layers: [any DecoderLayer]
   public let head: any LanguageModelHead
+  /// The head that computes distillation's teacher logits (forward only, so it may hold bf16
+  /// weights); `head` when nil.
+  public let teacherHead: (any LanguageModelHead)?
 
-  public init(layers: [any DecoderLayer], head: any LanguageModelHead) {
+  public init(
+    layers: [any DecoderLayer], head: any LanguageModelHead,
+    teacherHead: (any LanguageModelHead)? = nil
+  ) {
     self.layers = layers
     self.head = head
+    self.teacherHead = teacherHead
   }
 }
 
@@ -142,7 +164,10 @@ public final class ReplacementTrainer {
     top: FrozenTop? = nil
   ) throws {
     guard options.loss == .mse || top != nil else {
-      preconditionFailure("the language-model loss needs the frozen top of the model")
+      preconditionFailure("the language-model and distillation losses need the frozen top")
+    }
+    guard options.loss != .kd || data.teacher != nil else {
+      preconditionFailure("distillation needs the original model's final states")
     }
     self.layer = layer
     self.data = data
@@ -173,18 +198,25 @@ public final class ReplacementTrainer {
   }
 
   /// Copies the rows of `sequences` into one batch: inputs, targets and the batch layout.
+  /// The target rows are h_i+k for MSE and the teacher's h_L for distillation.
   func gather(_ sequences: [Int]) -> (Tensor, Tensor?, Batch, [[Int]]) {
     let offsets = data.offsets
     let lengths = sequences.map { data.lengths[$0] }
     let rows = lengths.reduce(0, +)
     let x = Tensor(uninitialized: [rows, data.width])
-    let y = data.targets.map { _ in Tensor(uninitialized: [rows, data.width]) }
+    let source: UnsafePointer<Float>? =
+      switch options.loss {
+      case .mse: data.targets
+      case .lm: nil
+      case .kd: data.teacher
+      }
+    let y = source.map { _ in Tensor(uninitialized: [rows, data.width]) }
     var row = 0
     for s in sequences {
       let count = data.lengths[s] * data.width
       x.row(row).update(from: data.inputs + offsets[s] * data.width, count: count)
-      if let targets = data.targets, let y {
-        y.row(row).update(from: targets + offsets[s] * data.width, count: count)
+      if let source, let y {
+        y.row(row).update(from: source + offsets[s] * data.width, count: count)
       }
       row += data.lengths[s]
     }
@@ -214,9 +246,24 @@ public final class ReplacementTrainer {
           head: top.head)
         total += loss * Double(count)
         weight += Double(count)
+      case .kd:
+        let top = top!
+        for frozen in top.layers { frozen.forward(x.pointer, batch: batch, context: context) }
+        let loss = Distillation.compute(
+          x: x.pointer, teacher: y!.pointer, rows: batch.rows, head: top.head,
+          teacherHead: top.teacherHead)
+        total += loss * Double(batch.rows)
+        weight += Double(batch.rows)
       }
     }
     return total / max(1, weight)
+  }
+
+  /// The validation split's loss of the current weights (an initialisation's score).
+  public func validationLoss() throws -> Double {
+    try evaluate(
+      Self.split(data.lengths.count, fraction: options.validationFraction, seed: options.seed)
+        .validation)
   }
 
   /// One micro-batch forward and backward; gradients are added, scaled by `scale`.
@@ -229,7 +276,7 @@ public final class ReplacementTrainer {
     case .mse:
       loss = Kernels.mseLoss(
         x.pointer, target: y!.pointer, count: x.count, gradient: gradient.pointer, scale: scale)
-    case .lm:
+    case .lm, .kd:
       let top = top!
       // Keep each frozen layer's input; the backward recomputes its activations from it.
       var inputs: [Tensor] = []
@@ -237,11 +284,18 @@ public final class ReplacementTrainer {
         inputs.append(x.copy())
         frozen.forward(x.pointer, batch: batch, context: context)
       }
-      let targets = LanguageModelLoss.nextTokenTargets(tokens)
-      let predicted = targets.filter { $0 >= 0 }.count
-      (loss, _) = LanguageModelLoss.compute(
-        x: x.pointer, rows: batch.rows, targets: targets, head: top.head, dx: gradient.pointer,
-        gradientScale: scale / Float(max(1, predicted)))
+      if options.loss == .lm {
+        let targets = LanguageModelLoss.nextTokenTargets(tokens)
+        let predicted = targets.filter { $0 >= 0 }.count
+        (loss, _) = LanguageModelLoss.compute(
+          x: x.pointer, rows: batch.rows, targets: targets, head: top.head, dx: gradient.pointer,
+          gradientScale: scale / Float(max(1, predicted)))
+      } else {
+        loss = Distillation.compute(
+          x: x.pointer, teacher: y!.pointer, rows: batch.rows, head: top.head,
+          teacherHead: top.teacherHead, dx: gradient.pointer,
+          gradientScale: scale / Float(max(1, batch.rows)))
+      }
       for (frozen, input) in zip(top.layers, inputs).reversed() {
         frozen.backward(
           input: input.pointer, gradient: gradient.pointer, into: nil, batch: batch,
