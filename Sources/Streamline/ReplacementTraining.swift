@@ -37,6 +37,9 @@ public struct TrainingOptions: Codable, Sendable {
   public var seed: UInt64 = 0
   /// Where the replacement layer starts from.
   public var initialization = ReplacementInit.first
+  /// Bytes of the frozen layers' activations kept between forward and backward (lm, kd) per
+  /// micro-batch; beyond it they are recomputed from each layer's input (a third more work).
+  public var frozenActivationBytes = 2 << 30
 
   public init() {}
 
@@ -52,6 +55,7 @@ public struct TrainingOptions: Codable, Sendable {
     case validationFraction = "val_fraction"
     case validateEvery = "validate_every"
     case initialization = "init"
+    case frozenActivationBytes = "frozen_activation_bytes"
   }
 }
 
@@ -278,11 +282,20 @@ public final class ReplacementTrainer {
         x.pointer, target: y!.pointer, count: x.count, gradient: gradient.pointer, scale: scale)
     case .lm, .kd:
       let top = top!
-      // Keep each frozen layer's input; the backward recomputes its activations from it.
+      // Keep each frozen layer's activations when they fit `frozenActivationBytes` (as
+      // autograd does); beyond it keep only its input and recompute them in the backward.
+      let keep =
+        top.layers.count * batch.rows * frozenActivationFloatsPerRow * 4
+        <= options.frozenActivationBytes
       var inputs: [Tensor] = []
+      var kept: [any SavedActivations] = []
       for frozen in top.layers {
-        inputs.append(x.copy())
-        frozen.forward(x.pointer, batch: batch, context: context)
+        if keep {
+          kept.append(frozen.forwardSaving(x.pointer, batch: batch, context: context))
+        } else {
+          inputs.append(x.copy())
+          frozen.forward(x.pointer, batch: batch, context: context)
+        }
       }
       if options.loss == .lm {
         let targets = LanguageModelLoss.nextTokenTargets(tokens)
@@ -296,15 +309,29 @@ public final class ReplacementTrainer {
           teacherHead: top.teacherHead, dx: gradient.pointer,
           gradientScale: scale / Float(max(1, batch.rows)))
       }
-      for (frozen, input) in zip(top.layers, inputs).reversed() {
-        frozen.backward(
-          input: input.pointer, gradient: gradient.pointer, into: nil, batch: batch,
-          context: context)
+      if keep {
+        for (frozen, saved) in zip(top.layers, kept).reversed() {
+          frozen.backward(saved, gradient: gradient.pointer, into: nil, context: context)
+        }
+      } else {
+        for (frozen, input) in zip(top.layers, inputs).reversed() {
+          frozen.backward(
+            input: input.pointer, gradient: gradient.pointer, into: nil, batch: batch,
+            context: context)
+        }
       }
     }
     layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
     return loss
   }
+
+  /// Floats a frozen layer's saved activations take per row, bounded from its parameter table:
+  /// what a layer saves are the outputs of its products and norms (and their inputs, which are
+  /// other outputs), so twice the sum of every tensor's output width bounds it.
+  lazy var frozenActivationFloatsPerRow: Int = {
+    guard let probe = top?.layers.first else { return 0 }
+    return 2 * probe.parameterTable.reduce(0) { $0 + ($1.tensor.shape.first ?? 0) }
+  }()
 
   public func train(progress: Progress? = nil) throws -> TrainingReport {
     let (trainSet, validationSet) = try Self.split(
