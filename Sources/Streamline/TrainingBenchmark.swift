@@ -32,6 +32,7 @@ public struct TrainingBenchmark: Codable, Sendable {
       targets.data[i] = generator.nextSigned()
     }
     var options = TrainingOptions()
+    options.loss = .mse  // the benchmark times the layer itself
     options.microBatch = microBatch
     options.validationFraction = 1 / Double(steps + 1)
     options.validateEvery = steps + 1

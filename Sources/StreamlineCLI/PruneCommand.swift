@@ -17,14 +17,14 @@ struct TrainingArguments: ParsableArguments {
     help:
       "Training loss: mse (hidden states), lm (the pruned model's language-model loss) or kd (distillation: KL to the original model's next-token distribution)."
   )
-  var loss: TrainingLoss = .mse
+  var loss: TrainingLoss = .kd
 
   @Option(
     name: .customLong("init"),
     help:
       "Replacement start: first (the block's first layer), linear (that layer with the training-free linear map folded in), merge (similarity-weighted average of the block's layers), auto (the best of them on the validation split)."
   )
-  var initialization: ReplacementInit = .first
+  var initialization: ReplacementInit = .auto
 
   @Option(help: "Passes over the training sequences.")
   var epochs = 1
