@@ -21,6 +21,8 @@ Files:
   each sequence's last row predicting nothing) on a random residual stream. Tensors: `x`,
   `targets` (I64, -1 = no prediction), `grad.input`, `grad.norm`, `grad.lm_head`. Metadata:
   `lengths`, `loss`, `count`.
+- `head-VARIANT.safetensors`: a family's own head (OPT: final LayerNorm, project_out, lm_head)
+  + cross-entropy as `lm-`, with `grad.input` only.
 - `optimizer.safetensors`: AdamW (torch.optim.AdamW) with clip_grad_norm_ and transformers'
   get_cosine_with_min_lr_schedule_with_warmup over a few steps. Tensors: `param.I` initial,
   `grad.S.I` gradient of step S before clipping, `after.S.I` parameter after step S,
@@ -42,6 +44,11 @@ from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmu
 
 LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope"]
 LM_VARIANTS = ["llama-gqa", "llama-tied"]
+# Families after the Llama ones, so those keep their seeds. Phi-3's longrope lengths sit on
+# both sides of its original_max_position_embeddings (8).
+LAYER_VARIANTS += ["opt-pre", "opt-post", "opt-plain", "phi3-partial", "phi3-longrope"]
+# OPT's head (final LayerNorm, project_out, lm_head): input gradient only.
+HEAD_VARIANTS = ["opt-pre", "opt-post"]
 LENGTHS = [7, 12]
 # One case runs past attention's 128-row query blocks.
 LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
@@ -83,7 +90,8 @@ def causal_mask(t):
 def layer_case(models, variant, seed):
     lengths = LAYER_LENGTHS.get(variant, LENGTHS)
     model = load(models, variant)
-    layer = model.model.layers[LAYER]
+    opt = hasattr(model.model, "decoder")
+    layer = (model.model.decoder.layers if opt else model.model.layers)[LAYER]
     c = model.config.hidden_size
     g = torch.Generator().manual_seed(seed)
     rows = sum(lengths)
@@ -95,9 +103,12 @@ def layer_case(models, variant, seed):
     for t in lengths:
         xs = x[start:start + t][None]
         positions = torch.arange(t)[None]
-        cos, sin = model.model.rotary_emb(xs, positions)
-        out = layer(xs, attention_mask=causal_mask(t), position_ids=positions,
-                    position_embeddings=(cos, sin))
+        if opt:  # no rotary: positions were added at embedding time
+            out = layer(xs, attention_mask=causal_mask(t))
+        else:
+            cos, sin = model.model.rotary_emb(xs, positions)
+            out = layer(xs, attention_mask=causal_mask(t), position_ids=positions,
+                        position_embeddings=(cos, sin))
         out = out[0] if isinstance(out, tuple) else out
         outputs.append(out[0])
         start += t
@@ -131,6 +142,33 @@ def lm_case(models, variant, seed):
     tensors = {"x": x.detach().float(), "targets": targets.to(torch.int64),
                "grad.input": x.grad.float(), "grad.norm": model.model.norm.weight.grad.float(),
                "grad.lm_head": model.lm_head.weight.grad.float()}
+    meta = {"lengths": ",".join(map(str, LENGTHS)), "loss": repr(loss.item()),
+            "count": str(int((targets >= 0).sum()))}
+    return {k: t.contiguous() for k, t in tensors.items()}, meta
+
+
+def head_case(models, variant, seed):
+    model = load(models, variant)
+    decoder = model.model.decoder
+    c = model.config.hidden_size
+    v = model.config.vocab_size
+    g = torch.Generator().manual_seed(seed)
+    rows = sum(LENGTHS)
+    x = torch.randn(rows, c, generator=g, dtype=torch.float64).requires_grad_(True)
+    targets = torch.randint(0, v, (rows,), generator=g)
+    start = 0
+    for t in LENGTHS:
+        targets[start + t - 1] = -1
+        start += t
+    h = x
+    if decoder.final_layer_norm is not None:
+        h = decoder.final_layer_norm(h)
+    if decoder.project_out is not None:
+        h = decoder.project_out(h)
+    loss = F.cross_entropy(model.lm_head(h), targets, ignore_index=-1)
+    loss.backward()
+    tensors = {"x": x.detach().float(), "targets": targets.to(torch.int64),
+               "grad.input": x.grad.float()}
     meta = {"lengths": ",".join(map(str, LENGTHS)), "loss": repr(loss.item()),
             "count": str(int((targets >= 0).sum()))}
     return {k: t.contiguous() for k, t in tensors.items()}, meta
@@ -180,12 +218,24 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="Tests/Fixtures/models")
     parser.add_argument("--out", default="Tests/Fixtures/gradients")
+    parser.add_argument("--only", nargs="*", help="variants to remake (default: all)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    wanted = lambda variant: not args.only or variant in args.only
     for seed, variant in enumerate(LAYER_VARIANTS):
+        if not wanted(variant):
+            continue
         tensors, meta = layer_case(args.models, variant, 100 + seed)
         save_file(tensors, os.path.join(args.out, f"layer-{variant}.safetensors"), metadata=meta)
         print("layer", variant, meta["loss"])
+    for seed, variant in enumerate(HEAD_VARIANTS):
+        if not wanted(variant):
+            continue
+        tensors, meta = head_case(args.models, variant, 250 + seed)
+        save_file(tensors, os.path.join(args.out, f"head-{variant}.safetensors"), metadata=meta)
+        print("head", variant, meta["loss"])
+    if args.only:
+        return
     for seed, variant in enumerate(LM_VARIANTS):
         tensors, meta = lm_case(args.models, variant, 200 + seed)
         save_file(tensors, os.path.join(args.out, f"lm-{variant}.safetensors"), metadata=meta)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Make tiny random Llama-family checkpoints and their reference outputs with `transformers`.
+"""Make tiny random checkpoints (Llama family, OPT, Phi-3) and their reference outputs with `transformers`.
 
 Run once with torch, transformers and safetensors installed; the outputs are committed under
 Tests/Fixtures/models and the Swift tests compare against them (CI never needs Python):
@@ -12,6 +12,7 @@ where hidden.s.0 is the embeddings and hidden.s.i the residual stream after laye
 final norm (Hugging Face's last `output_hidden_states` entry has the norm applied, so the last one
 is taken with a hook instead). Metadata records each sequence's mean next-token NLL in nats.
 Reference computation is always Float32, also for the BF16 checkpoint (its weights widen exactly).
+`--only NAME ...` remakes just those variants (the others' bytes stay as committed).
 """
 import argparse
 import json
@@ -20,7 +21,8 @@ import shutil
 
 import torch
 from safetensors.torch import save_file
-from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config)
+from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, OPTConfig, Phi3Config,
+                          Qwen2Config)
 
 SEQUENCES = [
     [1, 17, 42, 99, 5, 63, 64, 2, 100, 7, 11],
@@ -48,13 +50,47 @@ VARIANTS = {
     "llama-sharded": (LlamaConfig, dict(COMMON), torch.float32, "40KB"),
 }
 
+OPT_COMMON = dict(hidden_size=32, ffn_dim=64, num_hidden_layers=4, num_attention_heads=4,
+                  vocab_size=128, max_position_embeddings=64, pad_token_id=1, bos_token_id=2,
+                  eos_token_id=2)
+PHI3_COMMON = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
+                   num_key_value_heads=1, vocab_size=128, rms_norm_eps=1e-5, pad_token_id=0,
+                   bos_token_id=1, eos_token_id=2)
+# Appended after the Llama family so each variant keeps its seed (its position here).
+VARIANTS.update({
+    "opt-pre": (OPTConfig, dict(OPT_COMMON), torch.float32, None),
+    # opt-350m's layout: post-norm, no final norm, narrower embeddings projected in and out.
+    "opt-post": (OPTConfig, dict(OPT_COMMON, do_layer_norm_before=False, word_embed_proj_dim=16),
+                 torch.float32, None),
+    "opt-bf16": (OPTConfig, dict(OPT_COMMON), torch.bfloat16, None),
+    "opt-plain": (OPTConfig, dict(OPT_COMMON, enable_bias=False, layer_norm_elementwise_affine=False,
+                                  tie_word_embeddings=False), torch.float32, None),
+    # Half of each 16-wide head rotates; a window longer than every test sequence.
+    "phi3-partial": (Phi3Config, dict(PHI3_COMMON, max_position_embeddings=256,
+                                      original_max_position_embeddings=256, sliding_window=64,
+                                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                       "partial_rotary_factor": 0.5}),
+                     torch.float32, None),
+    # LongRoPE over 12 of 16 features a head, pretrained on 8 positions, extended to 32: the
+    # 5-token sequence uses the short factors, the 11- and 17-token ones the long factors.
+    "phi3-longrope": (Phi3Config, dict(PHI3_COMMON, max_position_embeddings=32,
+                                       original_max_position_embeddings=8, rope_parameters={
+                                           "rope_type": "longrope", "rope_theta": 10000.0,
+                                           "partial_rotary_factor": 0.75,
+                                           "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5],
+                                           "long_factor": [1.0, 1.5, 2.5, 4.0, 6.0, 9.0]}),
+                      torch.float32, None),
+})
+
 
 def randomize(model, seed):
     """Weights large enough that attention and the MLP do something visible."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "norm" in name:
+            if "norm" in name and name.endswith("bias"):  # OPT's LayerNorm (Llama has none)
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            elif "norm" in name:
                 p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
             elif name.endswith("bias"):
                 p.copy_(0.2 * torch.randn(p.shape, generator=g))
@@ -64,7 +100,8 @@ def randomize(model, seed):
 
 def reference(model, tokens):
     raw_last = {}
-    last = model.model.layers[-1]
+    layers = model.model.decoder.layers if hasattr(model.model, "decoder") else model.model.layers
+    last = layers[-1]
     hook = last.register_forward_hook(
         lambda mod, inp, out: raw_last.__setitem__("h", out[0] if isinstance(out, tuple) else out))
     ids = torch.tensor([tokens])
@@ -78,9 +115,12 @@ def reference(model, tokens):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="Tests/Fixtures/models")
+    parser.add_argument("--only", nargs="*", help="variants to remake (default: all)")
     args = parser.parse_args()
     torch.manual_seed(0)
     for seed, (name, (config_class, kwargs, dtype, shard)) in enumerate(VARIANTS.items()):
+        if args.only and name not in args.only:
+            continue
         config = config_class(**kwargs)
         config._attn_implementation = "eager"
         model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")

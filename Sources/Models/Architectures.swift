@@ -16,6 +16,8 @@ public enum Architectures {
   static let registry: [String: (ConfigSource) throws -> any Architecture] = [
     "llama": Llama.config,
     "mistral": Mistral.config,
+    "opt": OPT.config,
+    "phi3": Phi3.config,
     "qwen2": Qwen2.config,
   ]
 

@@ -359,8 +359,11 @@ public enum Compression {
         var trainable: [Int]?
         if replacement == .ffn {
           guard let switching = layer as? any AttentionSwitching else {
+            let why =
+              (layer as? any MissingCapabilityExplaining)?.whyLacking(.attentionSwitching)
+              ?? "which \(config.modelType) layers cannot"
             throw StreamlineError.badRequest(
-              "--replace ffn needs a layer whose attention can be switched off, which \(config.modelType) layers cannot; use --replace layer"
+              "--replace ffn needs a layer whose attention can be switched off: \(why); use --replace layer"
             )
           }
           // Attention off: the layer becomes x + MLP(x), and only the MLP trains.
@@ -379,7 +382,13 @@ public enum Compression {
       var scored: [String: Double] = [:]
       var chosen = requested
       var picked: (any DecoderLayer, [Int]?, ReplacementTrainer)?
-      for kind in requested == .auto ? ReplacementInit.candidates : [requested] {
+      // `auto` leaves out `linear` for a family whose MLP output cannot take the map (Gemma's
+      // post-feed-forward norm); asked for by name, it is refused with the reason.
+      let canFold = requested != .auto || (try load(start)) is any MLPOutputFolding
+      let kinds =
+        requested == .auto
+        ? ReplacementInit.candidates.filter { $0 != .linear || canFold } : [requested]
+      for kind in kinds {
         let (layer, trainable) = try candidate(kind)
         let trainer = try ReplacementTrainer(
           layer: layer, trainable: trainable, data: data, options: request.training, top: top)
@@ -425,12 +434,13 @@ public enum Compression {
     end: Int, options: TrainingOptions, analysis: Analysis?
   ) throws -> CompressionPlan {
     let c = config.hiddenSize
-    guard
-      let before = try config.loadLayer(start - 1, from: folder, precision: .f32)
-        as? any MLPOutputFolding
-    else {
+    let loaded = try config.loadLayer(start - 1, from: folder, precision: .f32)
+    guard let before = loaded as? any MLPOutputFolding else {
+      let why =
+        (loaded as? any MissingCapabilityExplaining)?.whyLacking(.mlpOutputFolding)
+        ?? "\(config.modelType) layers do not add it straight into the residual stream"
       throw StreamlineError.badRequest(
-        "--replace linear folds a map into the MLP output projection of the layer before the block, which \(config.modelType) layers do not add straight into the residual stream; use --replace layer or none"
+        "--replace linear folds a map into the MLP output projection of the layer before the block: \(why); use --replace layer or none"
       )
     }
     let (trainSet, validationSet) = try ReplacementTrainer.split(
