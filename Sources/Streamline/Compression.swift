@@ -384,7 +384,7 @@ public enum Compression {
       var picked: (any DecoderLayer, [Int]?, ReplacementTrainer)?
       // `auto` leaves out `linear` for a family whose MLP output cannot take the map (Gemma's
       // post-feed-forward norm); asked for by name, it is refused with the reason.
-      let canFold = requested != .auto || (try load(start)) is any MLPOutputFolding
+      let canFold = try requested != .auto || load(start) is any MLPOutputFolding
       let kinds =
         requested == .auto
         ? ReplacementInit.candidates.filter { $0 != .linear || canFold } : [requested]
