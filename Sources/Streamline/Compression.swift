@@ -178,8 +178,16 @@ public enum Compression {
     switch (replacement, request.training.loss) {
     case (.none, _): needed = []
     case (.linear, _): needed = [start - 1, end]
-    case (_, .lm): needed = [start]
     case (_, .mse): needed = [start, end]
+    case (_, let loss):
+      // lm and kd: the block input; the block output too when the initialisation fits the
+      // linear map (`--init linear|auto`); and for kd the original's final state numLayers,
+      // the teacher, so each training sequence then runs through every layer.
+      needed = Array(
+        Set(
+          [start] + (fitsLinearMap(request.training.initialization) ? [end] : [])
+            + (loss == .kd ? [config.numLayers] : []))
+      ).sorted()
     }
     let lengths = training.map(\.count)
     var store: StateStore?
@@ -314,35 +322,92 @@ public enum Compression {
         folder: folder, config: config, store: store!, lengths: lengths, start: start, end: end,
         options: request.training, analysis: analysis)
     case .layer, .ffn:
-      let layer = try config.loadLayer(start, from: folder, precision: .f32)
-      var trainable: [Int]?
-      if replacement == .ffn {
-        guard let switching = layer as? any AttentionSwitching else {
-          let why =
-            (layer as? any MissingCapabilityExplaining)?.whyLacking(.attentionSwitching)
-            ?? "which \(config.modelType) layers cannot"
-          throw StreamlineError.badRequest(
-            "--replace ffn needs a layer whose attention can be switched off: \(why); use --replace layer"
-          )
-        }
-        // Attention off: the layer becomes x + MLP(x), and only the MLP trains.
-        trainable = switching.switchOffAttention()
-      }
+      let load = { (index: Int) in try config.loadLayer(index, from: folder, precision: .f32) }
       var top: FrozenTop?
-      if request.training.loss == .lm {
+      if request.training.loss.throughTop {
         top = FrozenTop(
-          layers: try (end..<config.numLayers).map {
-            try config.loadLayer($0, from: folder, precision: .f32)
-          },
-          head: try config.loadHead(from: folder, precision: .f32))
+          layers: try (end..<config.numLayers).map(load),
+          head: try config.loadHead(from: folder, precision: .f32),
+          // The teacher's logits are only ever a forward: bf16 products halve their cost.
+          teacherHead: request.training.loss == .kd
+            ? try config.loadHead(from: folder, precision: .bf16) : nil)
       }
+      let fitsLinear = Self.fitsLinearMap(request.training.initialization)
       let data = TrainingData(
         lengths: lengths, inputs: store!.pointer(state: start),
-        targets: request.training.loss == .mse ? store!.pointer(state: end) : nil,
-        tokens: training, width: config.hiddenSize)
-      let trainer = try ReplacementTrainer(
-        layer: layer, trainable: trainable, data: data, options: request.training, top: top)
-      let report = try trainer.train(progress: progress("training the replacement"))
+        targets: request.training.loss == .mse || fitsLinear ? store!.pointer(state: end) : nil,
+        tokens: training, width: config.hiddenSize,
+        teacher: request.training.loss == .kd ? store!.pointer(state: config.numLayers) : nil)
+      let (trainSet, validationSet) = try ReplacementTrainer.split(
+        lengths.count, fraction: request.training.validationFraction,
+        seed: request.training.seed)
+
+      /// The replacement layer initialised as `kind`, with its trainable subset.
+      var mergeWeights: [Double]?
+      func candidate(_ kind: ReplacementInit) throws -> (any DecoderLayer, [Int]?) {
+        let layer = try load(start)
+        switch kind {
+        case .first, .auto: break
+        case .merge:
+          let block = [layer] + (try ((start + 1)..<end).map(load))
+          let weights = ReplacementInitialization.mergeWeights(
+            layers: block, data: data, sequences: validationSet)
+          mergeWeights = weights
+          ReplacementInitialization.merge(block, weights: weights)
+        case .linear: break
+        }
+        var trainable: [Int]?
+        if replacement == .ffn {
+          guard let switching = layer as? any AttentionSwitching else {
+            let why =
+              (layer as? any MissingCapabilityExplaining)?.whyLacking(.attentionSwitching)
+              ?? "which \(config.modelType) layers cannot"
+            throw StreamlineError.badRequest(
+              "--replace ffn needs a layer whose attention can be switched off: \(why); use --replace layer"
+            )
+          }
+          // Attention off: the layer becomes x + MLP(x), and only the MLP trains.
+          trainable = switching.switchOffAttention()
+        }
+        if kind == .linear {
+          // Fitted after attention is switched off, so the map fits the layer as it will run.
+          try ReplacementInitialization.foldLinearMap(
+            into: layer, data: data, targets: data.targets!, sequences: trainSet,
+            modelType: config.modelType)
+        }
+        return (layer, trainable)
+      }
+
+      let requested = request.training.initialization
+      var scored: [String: Double] = [:]
+      var chosen = requested
+      var picked: (any DecoderLayer, [Int]?, ReplacementTrainer)?
+      // `auto` leaves out `linear` for a family whose MLP output cannot take the map (Gemma's
+      // post-feed-forward norm); asked for by name, it is refused with the reason.
+      let canFold = try requested != .auto || load(start) is any MLPOutputFolding
+      let kinds =
+        requested == .auto
+        ? ReplacementInit.candidates.filter { $0 != .linear || canFold } : [requested]
+      for kind in kinds {
+        let (layer, trainable) = try candidate(kind)
+        let trainer = try ReplacementTrainer(
+          layer: layer, trainable: trainable, data: data, options: request.training, top: top)
+        if requested == .auto {
+          let loss = try trainer.validationLoss()
+          scored[kind.rawValue] = loss
+          if picked == nil || loss < scored[chosen.rawValue]! {
+            (picked, chosen) = ((layer, trainable, trainer), kind)
+          }
+        } else {
+          picked = (layer, trainable, trainer)
+        }
+      }
+      let (layer, _, trainer) = picked!
+      var report = try trainer.train(progress: progress("training the replacement"))
+      if requested != .auto { scored[chosen.rawValue] = report.initialValidation }
+      report.initialization = InitializationReport(
+        requested: requested, chosen: chosen, validation: scored,
+        mergeWeights: chosen == .merge || scored["merge"] != nil ? mergeWeights : nil)
       var overrides: [String: Surgery.Override] = [:]
       let prefix = config.layerPrefix(start)
       for (name, shape, values) in layer.namedParameters() {
@@ -357,6 +422,11 @@ public enum Compression {
         analysis: analysis, start: start, end: end, removed: Array((start + 1)..<end),
         overrides: overrides, training: report, linearFit: nil)
     }
+  }
+
+  /// Whether the initialisation needs the block output h_end of the training sequences.
+  static func fitsLinearMap(_ initialization: ReplacementInit) -> Bool {
+    initialization == .linear || initialization == .auto
   }
 
   static func linear(

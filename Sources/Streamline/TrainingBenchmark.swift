@@ -2,9 +2,12 @@ import Foundation
 import Models
 import Tensors
 
-/// `streamline bench train`: replacement-layer training (MSE, AdamW) on random weights and
-/// states of a given shape, timed in tokens per second.
+/// `streamline bench train`: replacement-layer training (AdamW) on random weights and states of
+/// a given shape, timed in tokens per second: MSE on the layer alone, or (lm, kd) through
+/// `frozenLayers` frozen layers and the head, as `tools/bench_train_lm_torch.py` times PyTorch.
 public struct TrainingBenchmark: Codable, Sendable {
+  public var loss = TrainingLoss.mse
+  public var frozenLayers = 0
   public let microBatch: Int
   public let seqLen: Int
   public let steps: Int
@@ -12,14 +15,16 @@ public struct TrainingBenchmark: Codable, Sendable {
   public let tokensPerSecond: Double
 
   enum CodingKeys: String, CodingKey {
-    case steps, seconds
+    case steps, seconds, loss
+    case frozenLayers = "frozen_layers"
     case microBatch = "micro_batch"
     case seqLen = "seq_len"
     case tokensPerSecond = "tokens_per_second"
   }
 
   public static func run(
-    config: any Architecture, microBatch: Int, length: Int, steps: Int, progress: Progress? = nil
+    config: any Architecture, microBatch: Int, length: Int, steps: Int,
+    loss: TrainingLoss = .mse, frozenLayers: Int = 0, progress: Progress? = nil
   ) throws -> TrainingBenchmark {
     var generator = SplitMix(seed: 3)
     let layer = config.randomLayer(precision: .f32, using: &generator)
@@ -32,25 +37,44 @@ public struct TrainingBenchmark: Codable, Sendable {
       targets.data[i] = generator.nextSigned()
     }
     var options = TrainingOptions()
+    options.loss = loss
     options.microBatch = microBatch
     options.validationFraction = 1 / Double(steps + 1)
     options.validateEvery = steps + 1
+    var top: FrozenTop?
+    if loss.throughTop {
+      top = FrozenTop(
+        layers: (0..<frozenLayers).map { _ in
+          config.randomLayer(precision: .f32, using: &generator)
+        },
+        head: config.randomHead(precision: .f32, using: &generator),
+        teacherHead: loss == .kd ? config.randomHead(precision: .bf16, using: &generator) : nil)
+    }
+    let tokens = (0..<sequences).map { _ in
+      (0..<length).map { _ in Int(generator.next() % UInt64(config.vocabSize)) }
+    }
     let trainer = try ReplacementTrainer(
       layer: layer,
       data: TrainingData(
         lengths: Array(repeating: length, count: sequences), inputs: inputs.pointer,
-        targets: targets.pointer, tokens: [], width: config.hiddenSize),
-      options: options)
+        targets: targets.pointer, tokens: tokens, width: config.hiddenSize,
+        teacher: targets.pointer),
+      options: options, top: top)
     let report = try trainer.train(progress: progress)
-    return TrainingBenchmark(
+    var result = TrainingBenchmark(
       microBatch: microBatch, seqLen: length, steps: report.steps, seconds: report.seconds,
       tokensPerSecond: report.tokensPerSecond)
+    result.loss = loss
+    result.frozenLayers = loss.throughTop ? frozenLayers : 0
+    return result
   }
 
   public var text: String {
     String(
       format:
-        "train    one decoder layer, MSE, AdamW, micro-batch %d × %d tokens, %d steps\nspeed    %.1f tokens/s (%.2f s)",
-      microBatch, seqLen, steps, tokensPerSecond, seconds)
+        "train    one decoder layer, %@%@, AdamW, micro-batch %d × %d tokens, %d steps\nspeed    %.1f tokens/s (%.2f s)",
+      loss.rawValue,
+      loss.throughTop ? " through \(frozenLayers) frozen layers and the head" : "", microBatch,
+      seqLen, steps, tokensPerSecond, seconds)
   }
 }

@@ -46,7 +46,9 @@ struct BenchForward: ParsableCommand {
 struct BenchTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Time replacement-layer training (MSE, AdamW) on random weights of a given shape.")
+    abstract:
+      "Time replacement-layer training (AdamW; MSE, or lm/kd through frozen layers) on random weights of a given shape."
+  )
 
   @Option(help: "A config.json giving the shape (default: TinyLlama-1.1B's).")
   var config: String?
@@ -60,13 +62,19 @@ struct BenchTrain: ParsableCommand {
   @Option(help: "Optimizer steps timed.")
   var steps = 4
 
+  @Option(help: "Loss: mse (the layer alone), lm or kd (through the frozen layers and the head).")
+  var loss: TrainingLoss = .mse
+
+  @Option(name: .customLong("frozen-layers"), help: "Frozen layers after the block (lm, kd).")
+  var frozenLayers = 1
+
   @OptionGroup var output: OutputOptions
 
   func run() throws {
     let shape = try benchmarkShape(config)
     let result = try TrainingBenchmark.run(
-      config: shape, microBatch: microBatch, length: seqLen, steps: steps,
-      progress: Progress("steps", unit: "tokens"))
+      config: shape, microBatch: microBatch, length: seqLen, steps: steps, loss: loss,
+      frozenLayers: frozenLayers, progress: Progress("steps", unit: "tokens"))
     emit(output.json ? try Format.json(result) : result.text)
   }
 }

@@ -5,6 +5,7 @@ import Models
 import Streamline
 
 extension TrainingLoss: ExpressibleByArgument {}
+extension ReplacementInit: ExpressibleByArgument {}
 
 /// How the replacement is trained.
 struct TrainingArguments: ParsableArguments {
@@ -13,8 +14,17 @@ struct TrainingArguments: ParsableArguments {
   var trainSamples = 64
 
   @Option(
-    help: "Training loss: mse (hidden states) or lm (the pruned model's language-model loss).")
-  var loss: TrainingLoss = .mse
+    help:
+      "Training loss: mse (hidden states), lm (the pruned model's language-model loss) or kd (distillation: KL to the original model's next-token distribution)."
+  )
+  var loss: TrainingLoss = .kd
+
+  @Option(
+    name: .customLong("init"),
+    help:
+      "Replacement start: first (the block's first layer), linear (that layer with the training-free linear map folded in), merge (similarity-weighted average of the block's layers), auto (the best of them on the validation split)."
+  )
+  var initialization: ReplacementInit = .auto
 
   @Option(help: "Passes over the training sequences.")
   var epochs = 1
@@ -58,6 +68,7 @@ struct TrainingArguments: ParsableArguments {
   var options: TrainingOptions {
     var options = TrainingOptions()
     options.loss = loss
+    options.initialization = initialization
     options.epochs = epochs
     options.learningRate = lr
     options.minimumLearningRate = minLr
@@ -340,6 +351,16 @@ struct Prune: ParsableCommand {
           format: "\nvalidation %@: %.6f at the start, %.6f best (step %d of %d)",
           training.options.loss.rawValue, training.initialValidation, training.bestValidation,
           training.bestStep, training.steps)
+        if let initialization = training.initialization {
+          text += "\ninitialisation \(initialization.chosen.rawValue)"
+          if initialization.validation.count > 1 {
+            text +=
+              " (validation "
+              + initialization.validation.sorted { $0.key < $1.key }.map {
+                String(format: "%@ %.6f", $0.key, $0.value)
+              }.joined(separator: ", ") + ")"
+          }
+        }
         if let plain = training.plainRemovalValidation {
           text += String(format: "; plain removal %.6f", plain)
         }

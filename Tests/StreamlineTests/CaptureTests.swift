@@ -107,21 +107,27 @@ import Testing
     #expect(try ScoringStats.load(file.path) == stats(0, of: 1).stats)
   }
 
-  @Test(arguments: [TrainingLoss.mse, .lm])
-  func captureKeepsOnlyTheBlockStates(loss: TrainingLoss) throws {
+  @Test(arguments: [TrainingLoss.mse, .lm, .kd], [ReplacementInit.first, .auto])
+  func captureKeepsOnlyTheBlockStates(loss: TrainingLoss, initialization: ReplacementInit) throws {
     let model = try model()
     let data = try draw(CalibrationCounts(scoring: 8, training: 10))
     var request = CompressionRequest()
     request.removal = .layers(1)
     request.replacement = .layer
     request.training.loss = loss
+    request.training.initialization = initialization
     request.stopAfterCapture = true
     request.memoryBudget = 1  // one sequence per capture pass
     let plan = try Compression.plan(
       model: model, scoring: data.scoring, training: data.training, request: request,
       progress: { Progress($0, enabled: false) })
     let capture = try #require(plan.capture)
-    #expect(capture.states == (loss == .mse ? [plan.start, plan.end] : [plan.start]))
+    // MSE: block input and output; lm/kd: the input, the output only to fit the linear map
+    // (auto), and for kd the original's final state (the teacher).
+    let expected =
+      loss == .mse || initialization == .auto ? [plan.start, plan.end] : [plan.start]
+    let teacher = loss == .kd ? [model.config.numLayers] : []
+    #expect(capture.states == Array(Set(expected + teacher)).sorted())
     #expect(capture.layersRun == capture.states.max()!)
     #expect(capture.tokens == data.training.count * 24)
     #expect(capture.bytes == capture.states.count * capture.tokens * model.config.hiddenSize * 4)

@@ -24,6 +24,8 @@ import Testing
     request.replacement = kind
     request.scoringSamples = 8
     request.training.loss = loss
+    // These tests are about the paper's start, the block's first layer.
+    request.training.initialization = .first
     request.training.epochs = 3
     request.training.learningRate = rate
     request.training.minimumLearningRate = rate / 4
