@@ -5,7 +5,9 @@ Run from the repository root with torch, transformers and safetensors installed 
 tools/make_model_fixtures.py, whose checkpoints it reads); the outputs are committed under
 Tests/Fixtures/gradients and the Swift tests compare against them (CI never needs Python):
 
-    python tools/make_gradient_fixtures.py [--out Tests/Fixtures/gradients]
+    python tools/make_gradient_fixtures.py [--out Tests/Fixtures/gradients] [--only NAME ...]
+
+`--only` remakes just the files named (without `.safetensors`), leaving the others untouched.
 
 Files:
 
@@ -16,11 +18,13 @@ Files:
   `grad.NAME` for every parameter under its Hugging Face name relative to the layer (e.g.
   `grad.self_attn.q_proj.weight`). Loss = mean squared error over all rows and channels
   (`F.mse_loss`). Metadata: `layer`, `lengths` ("7,12"; llama-gqa adds a sequence longer than
-  attention's 128-row query blocks), `loss`.
+  attention's 128-row query blocks), `loss`. The Gemma cases are named by layer type
+  (`layer-gemma3-sliding`, `layer-gemma3-full`, ...), take the RoPE of that type and, on a
+  sliding layer, the sliding-window mask; `-long` cases have sequences past the window.
 - `lm-VARIANT.safetensors`: final norm + lm_head + cross-entropy (mean over predicted tokens,
   each sequence's last row predicting nothing) on a random residual stream. Tensors: `x`,
   `targets` (I64, -1 = no prediction), `grad.input`, `grad.norm`, `grad.lm_head`. Metadata:
-  `lengths`, `loss`, `count`.
+  `lengths`, `loss`, `count`. Gemma's head applies its final-logit soft-cap.
 - `optimizer.safetensors`: AdamW (torch.optim.AdamW) with clip_grad_norm_ and transformers'
   get_cosine_with_min_lr_schedule_with_warmup over a few steps. Tensors: `param.I` initial,
   `grad.S.I` gradient of step S before clipping, `after.S.I` parameter after step S,
@@ -46,6 +50,17 @@ LENGTHS = [7, 12]
 # One case runs past attention's 128-row query blocks.
 LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
 LAYER = 1
+# (file name, variant, layer, lengths): Gemma's sliding layer (0) and full layer (1), within the
+# window of 8 and past it.
+GEMMA_LAYER_CASES = [
+    ("gemma3-sliding", "gemma3-text", 0, [5, 8]),
+    ("gemma3-full", "gemma3-text", 1, [7, 12]),
+    ("gemma3-sliding-long", "gemma3-text", 0, [7, 12, 20]),
+    ("gemma2-sliding", "gemma2", 0, [5, 8]),
+    ("gemma2-full", "gemma2", 1, [7, 12, 133]),
+    ("gemma2-sliding-long", "gemma2", 0, [7, 12, 133]),
+]
+GEMMA_LM_VARIANTS = ["gemma2", "gemma3-text"]
 
 
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
@@ -80,10 +95,19 @@ def causal_mask(t):
     return torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)[None, None]
 
 
-def layer_case(models, variant, seed):
-    lengths = LAYER_LENGTHS.get(variant, LENGTHS)
+def sliding_mask(t, window):
+    """The causal mask that also hides keys `window` or more positions back."""
+    i = torch.arange(t)
+    hidden = (i[None, :] > i[:, None]) | (i[None, :] <= i[:, None] - window)
+    return torch.zeros(t, t, dtype=torch.float64).masked_fill(hidden, float("-inf"))[None, None]
+
+
+def layer_case(models, variant, seed, index=LAYER, lengths=None):
+    lengths = lengths or LAYER_LENGTHS.get(variant, LENGTHS)
     model = load(models, variant)
-    layer = model.model.layers[LAYER]
+    layer = model.model.layers[index]
+    layer_type = getattr(model.config, "layer_types", [None] * (index + 1))[index]
+    window = model.config.sliding_window if layer_type == "sliding_attention" else None
     c = model.config.hidden_size
     g = torch.Generator().manual_seed(seed)
     rows = sum(lengths)
@@ -95,8 +119,12 @@ def layer_case(models, variant, seed):
     for t in lengths:
         xs = x[start:start + t][None]
         positions = torch.arange(t)[None]
-        cos, sin = model.model.rotary_emb(xs, positions)
-        out = layer(xs, attention_mask=causal_mask(t), position_ids=positions,
+        if model.config.model_type == "gemma3_text":
+            cos, sin = model.model.rotary_emb(xs, positions, layer_type)
+        else:
+            cos, sin = model.model.rotary_emb(xs, positions)
+        mask = sliding_mask(t, window) if window else causal_mask(t)
+        out = layer(xs, attention_mask=mask, position_ids=positions,
                     position_embeddings=(cos, sin))
         out = out[0] if isinstance(out, tuple) else out
         outputs.append(out[0])
@@ -109,7 +137,7 @@ def layer_case(models, variant, seed):
     for name, p in layer.named_parameters():
         tensors["grad." + name] = p.grad
     tensors = {k: v.float().contiguous() for k, v in tensors.items()}
-    meta = {"layer": str(LAYER), "lengths": ",".join(map(str, lengths)), "loss": repr(loss.item())}
+    meta = {"layer": str(index), "lengths": ",".join(map(str, lengths)), "loss": repr(loss.item())}
     return tensors, meta
 
 
@@ -126,6 +154,9 @@ def lm_case(models, variant, seed):
         targets[start + t - 1] = -1  # each sequence's last row predicts nothing
         start += t
     logits = model.lm_head(model.model.norm(x))
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap is not None:
+        logits = torch.tanh(logits / cap) * cap
     loss = F.cross_entropy(logits, targets, ignore_index=-1)
     loss.backward()
     tensors = {"x": x.detach().float(), "targets": targets.to(torch.int64),
@@ -180,8 +211,22 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="Tests/Fixtures/models")
     parser.add_argument("--out", default="Tests/Fixtures/gradients")
+    parser.add_argument("--only", nargs="*", help="files to make, without .safetensors")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    wanted = lambda name: not args.only or name in args.only
+    for seed, (name, variant, index, lengths) in enumerate(GEMMA_LAYER_CASES):
+        if wanted(f"layer-{name}"):
+            tensors, meta = layer_case(args.models, variant, 400 + seed, index, lengths)
+            save_file(tensors, os.path.join(args.out, f"layer-{name}.safetensors"), metadata=meta)
+            print("layer", name, meta["loss"])
+    for seed, variant in enumerate(GEMMA_LM_VARIANTS):
+        if wanted(f"lm-{variant}"):
+            tensors, meta = lm_case(args.models, variant, 500 + seed)
+            save_file(tensors, os.path.join(args.out, f"lm-{variant}.safetensors"), metadata=meta)
+            print("lm", variant, meta["loss"])
+    if args.only:
+        return
     for seed, variant in enumerate(LAYER_VARIANTS):
         tensors, meta = layer_case(args.models, variant, 100 + seed)
         save_file(tensors, os.path.join(args.out, f"layer-{variant}.safetensors"), metadata=meta)

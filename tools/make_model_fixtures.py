@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Make tiny random Llama-family checkpoints and their reference outputs with `transformers`.
+"""Make tiny random checkpoints (Llama family, Gemma 2 and 3) and their reference outputs with
+`transformers`.
 
 Run once with torch, transformers and safetensors installed; the outputs are committed under
 Tests/Fixtures/models and the Swift tests compare against them (CI never needs Python):
 
-    python tools/make_model_fixtures.py [--out Tests/Fixtures/models]
+    python tools/make_model_fixtures.py [--out Tests/Fixtures/models] [--only VARIANT ...]
+
+`--only` remakes just the variants named (new ones), leaving the committed others untouched.
 
 Each variant folder is a normal Hugging Face checkpoint plus `reference.safetensors` holding, for
 each test sequence s: `tokens.s` (I64), `logits.s` [T, V] and `hidden.s.i` [T, C] for i = 0..L,
 where hidden.s.0 is the embeddings and hidden.s.i the residual stream after layer i *before* the
 final norm (Hugging Face's last `output_hidden_states` entry has the norm applied, so the last one
 is taken with a hook instead). Metadata records each sequence's mean next-token NLL in nats.
-Reference computation is always Float32, also for the BF16 checkpoint (its weights widen exactly).
+Reference computation is always Float32, also for the BF16 checkpoints (their weights widen exactly).
+
+The Gemma variants have a sliding window of 8 tokens and sequences of 5 and 8 tokens (inside the
+window), then 11, 17 and 140 (past it; 140 also crosses attention's 128-row query blocks).
 """
 import argparse
 import json
@@ -20,7 +26,8 @@ import shutil
 
 import torch
 from safetensors.torch import save_file
-from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config)
+from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig,
+                          MistralConfig, Qwen2Config)
 
 SEQUENCES = [
     [1, 17, 42, 99, 5, 63, 64, 2, 100, 7, 11],
@@ -47,6 +54,34 @@ VARIANTS = {
     "llama-bf16": (LlamaConfig, dict(COMMON), torch.bfloat16, None),
     "llama-sharded": (LlamaConfig, dict(COMMON), torch.float32, "40KB"),
 }
+
+# Gemma: head_dim × heads ≠ hidden, query_pre_attn_scalar ≠ head_dim, a window of 8.
+GEMMA = dict(COMMON, head_dim=16, rms_norm_eps=1e-6, sliding_window=8, query_pre_attn_scalar=24)
+GEMMA3 = dict(GEMMA, layer_types=["sliding_attention", "full_attention", "sliding_attention",
+                                  "sliding_attention"],
+              rope_parameters={
+                  "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 100000.0},
+                  "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}})
+VARIANTS.update({
+    "gemma3-text": (Gemma3TextConfig, GEMMA3, torch.float32, None),
+    "gemma3-bf16": (Gemma3TextConfig, dict(GEMMA3, tie_word_embeddings=False), torch.bfloat16,
+                    None),
+    # Caps small enough to bend the random model's scores and logits.
+    "gemma2": (Gemma2Config, dict(GEMMA, attn_logit_softcapping=2.0, final_logit_softcapping=4.0),
+               torch.float32, None),
+})
+
+GEMMA_SEQUENCES = [
+    SEQUENCES[1],
+    [9, 31, 77, 102, 4, 60, 18, 125],
+    SEQUENCES[0],
+    SEQUENCES[2],
+    [(37 * i + 11) % 128 for i in range(140)],
+]
+
+
+def sequences(name):
+    return GEMMA_SEQUENCES if name.startswith("gemma") else SEQUENCES
 
 
 def randomize(model, seed):
@@ -78,9 +113,12 @@ def reference(model, tokens):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="Tests/Fixtures/models")
+    parser.add_argument("--only", nargs="*", help="variants to make (default: all)")
     args = parser.parse_args()
     torch.manual_seed(0)
     for seed, (name, (config_class, kwargs, dtype, shard)) in enumerate(VARIANTS.items()):
+        if args.only and name not in args.only:
+            continue
         config = config_class(**kwargs)
         config._attn_implementation = "eager"
         model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
@@ -95,7 +133,7 @@ def main():
                                                       attn_implementation="eager")
         loaded.eval()
         tensors, meta = {}, {}
-        for s, tokens in enumerate(SEQUENCES):
+        for s, tokens in enumerate(sequences(name)):
             logits, hidden, nll = reference(loaded, tokens)
             tensors[f"tokens.{s}"] = torch.tensor(tokens, dtype=torch.int64)
             tensors[f"logits.{s}"] = logits.contiguous()
@@ -105,7 +143,7 @@ def main():
         meta["parameters"] = str(sum(p.numel() for p in loaded.parameters()))
         save_file(tensors, os.path.join(folder, "reference.safetensors"), metadata=meta)
         with open(os.path.join(folder, "tokens.txt"), "w") as f:
-            for tokens in SEQUENCES:
+            for tokens in sequences(name):
                 f.write(" ".join(map(str, tokens)) + "\n")
         print(name, sorted(os.listdir(folder)), meta["parameters"])
 

@@ -12,17 +12,15 @@ public enum Attention {
 
   /// `qkv` is `[rows, (H + 2·KV)·D]` (queries, then keys, then values, already rotated);
   /// `out` is `[rows, H·D]`. `scale` multiplies the scores (default 1/√D; Gemma's
-  /// `query_pre_attn_scalar` gives another); `window` (attend to the last `window` positions
-  /// only) and `softcap` (`cap·tanh(s/cap)` on the scaled scores, Gemma 2) are the parameters
-  /// families will pass once the kernel implements them; today only nil is accepted.
+  /// `query_pre_attn_scalar` gives another); `softcap` applies `cap·tanh(s/cap)` to the scaled
+  /// scores before the mask (Gemma 2); `window` (attend to the last `window` positions only) is
+  /// the parameter families will pass once the kernel implements it; today only nil is accepted.
   public static func forward(
     qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Batch,
     heads: Int, kvHeads: Int, headDim d: Int,
     scale: Float? = nil, window: Int? = nil, softcap: Float? = nil
   ) {
-    precondition(
-      window == nil && softcap == nil,
-      "sliding windows and soft-capping are not implemented in attention yet")
+    precondition(window == nil, "sliding windows are not implemented in attention yet")
     let stride = (heads + 2 * kvHeads) * d
     let group = heads / kvHeads
     let scale = scale ?? 1 / Float(d).squareRoot()
@@ -59,7 +57,7 @@ public enum Attention {
             let width = p + last
             probabilities(
               q: q, k: k, prefixKeys: pk, prefix: p, first: first, last: last, stride: stride,
-              headDim: d, scale: scale, into: scores)
+              headDim: d, scale: scale, softcap: softcap, into: scores)
             // out[first..<last] = probabilities · [prefix values; own values]
             if p > 0 {
               MatMul.gemm(
@@ -81,11 +79,13 @@ public enum Attention {
 extension Attention {
   /// `probabilities[rows, p + last]` for query rows `first..<last` of one head: the scores
   /// `q[first..<last] · [prefix keys; own keys 0..<last]ᵀ`, causally soft-maxed. Shared by the
-  /// forward and the backward, which recomputes them.
+  /// forward and the backward, which recomputes them. With `softcap`, the scaled scores are
+  /// capped first, their tanh values going into `tanh` (`[rows, p + last]`) when given.
   @inline(__always)
   static func probabilities(
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, prefixKeys pk: UnsafePointer<Float>,
     prefix p: Int, first: Int, last: Int, stride: Int, headDim d: Int, scale: Float,
+    softcap: Float? = nil, tanh: UnsafeMutablePointer<Float>? = nil,
     into scores: UnsafeMutablePointer<Float>
   ) {
     let rows = last - first
@@ -98,6 +98,13 @@ extension Attention {
     MatMul.gemm(
       transposeA: false, transposeB: true, m: rows, n: last, k: d,
       a: q + first * stride, lda: stride, b: k, ldb: stride, c: scores + p, ldc: width)
+    var scale = scale
+    if let softcap {
+      Kernels.softcap(
+        scores, rows: rows, columns: width, firstPosition: p + first, scale: scale, cap: softcap,
+        tanh: tanh)
+      scale = 1
+    }
     Kernels.causalSoftmax(
       scores, rows: rows, columns: width, firstPosition: p + first, scale: scale)
   }

@@ -16,15 +16,14 @@ extension Attention {
   /// key-value head), so no two threads write the same rows.
   ///
   /// `qkv` is the forward's input `[rows, (H + 2·KV)·D]` (rotated queries and keys); `dOut` is
-  /// `[rows, H·D]`; gradients are *added* into `dQKV`, laid out like `qkv`.
+  /// `[rows, H·D]`; gradients are *added* into `dQKV`, laid out like `qkv`. With `softcap`,
+  /// `S` is capped after scaling and dS goes back through the cap's tanh values.
   public static func backward(
     qkv: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dQKV: UnsafeMutablePointer<Float>,
     batch: Batch, heads: Int, kvHeads: Int, headDim d: Int,
     scale: Float? = nil, window: Int? = nil, softcap: Float? = nil
   ) {
-    precondition(
-      window == nil && softcap == nil,
-      "sliding windows and soft-capping are not implemented in attention yet")
+    precondition(window == nil, "sliding windows are not implemented in attention yet")
     let stride = (heads + 2 * kvHeads) * d
     let outStride = heads * d
     let group = heads / kvHeads
@@ -49,7 +48,7 @@ extension Attention {
 
     func run(
       task: Int, probabilities P: UnsafeMutablePointer<Float>,
-      dProbabilities dP: UnsafeMutablePointer<Float>
+      dProbabilities dP: UnsafeMutablePointer<Float>, tanh T: UnsafeMutablePointer<Float>?
     ) {
       let kv = task % kvHeads
       for s in families[task / kvHeads] {
@@ -82,7 +81,7 @@ extension Attention {
             // P[rows, width], exactly as the forward computes it.
             probabilities(
               q: q, k: k, prefixKeys: pk, prefix: p, first: first, last: last, stride: stride,
-              headDim: d, scale: scale, into: P)
+              headDim: d, scale: scale, softcap: softcap, tanh: T, into: P)
             // dP[rows, width] = dO · [prefix values; own values 0..<last]ᵀ
             if p > 0 {
               MatMul.gemm(
@@ -104,7 +103,11 @@ extension Attention {
             // dS[rows, width] (raw scores), in place of dP.
             Kernels.causalSoftmaxBackward(
               dP, probabilities: P, rows: rows, columns: width, firstPosition: p + first,
-              scale: scale)
+              scale: T == nil ? scale : 1)
+            if let T {
+              Kernels.softcapBackward(
+                dP, tanh: T, rows: rows, columns: width, firstPosition: p + first, scale: scale)
+            }
             // dq[first..<last] += dS · [prefix keys; own keys 0..<last]
             if p > 0 {
               MatMul.gemm(
@@ -134,24 +137,28 @@ extension Attention {
       // Too few tasks to spread: one after another, each product threaded by oneDNN.
       let P = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
       let dP = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      let T = softcap.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: blockSize) }
       defer {
         P.deallocate()
         dP.deallocate()
+        T?.deallocate()
       }
-      for task in 0..<tasks { run(task: task, probabilities: P, dProbabilities: dP) }
+      for task in 0..<tasks { run(task: task, probabilities: P, dProbabilities: dP, tanh: T) }
       return
     }
     let next = TaskCounter()
     DispatchQueue.concurrentPerform(iterations: Parallel.cores) { _ in
       let P = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
       let dP = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      let T = softcap.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: blockSize) }
       defer {
         P.deallocate()
         dP.deallocate()
+        T?.deallocate()
       }
       OpenMP.singleThreaded {
         while let task = next.take(below: tasks) {
-          run(task: task, probabilities: P, dProbabilities: dP)
+          run(task: task, probabilities: P, dProbabilities: dP, tanh: T)
         }
       }
     }
