@@ -19,8 +19,42 @@ public struct CompressionRequest {
   /// Bytes of training states kept in memory before spilling to `spillDirectory`.
   public var trainingMemory = 8 << 30
   public var spillDirectory = FileManager.default.temporaryDirectory
+  /// Blocks the layers go in: the best block goes, the pruned model is rescored, and so on
+  /// (`--replace none` only when more than one).
+  public var blocks = 1
+  /// Scoring sums computed elsewhere (`analyze --save-stats`), used instead of scoring.
+  public var sums: SimilaritySums?
+  /// Stop once the training states are captured (measurements).
+  public var stopAfterCapture = false
 
   public init() {}
+}
+
+/// What capturing the training states cost.
+public struct CaptureReport: Codable, Sendable {
+  /// The states kept (block input, and output or the state before the block).
+  public let states: [Int]
+  public let sequences: Int
+  public let tokens: Int
+  /// Bytes of states kept, and whether they went to a scratch file.
+  public let bytes: Int
+  public let spilled: Bool
+  /// Decoder layers each training sequence went through.
+  public let layersRun: Int
+  public let seconds: Double
+
+  enum CodingKeys: String, CodingKey {
+    case states, sequences, tokens, bytes, spilled, seconds
+    case layersRun = "layers_run"
+  }
+}
+
+/// One block removed, in source-layer numbers, and how it scored when chosen.
+public struct RemovedBlock: Codable, Sendable, Equatable {
+  public let layers: [Int]
+  /// Cosine and angular scores of the block on the model as pruned so far.
+  public let cosine: Double
+  public let angular: Double
 }
 
 /// The block chosen, what replaces it, and the record of how.
@@ -35,20 +69,50 @@ public struct CompressionPlan {
   public let training: TrainingReport?
   /// Validation MSE of the linear map, and of plain removal, for `linear`.
   public let linearFit: [String: Double]?
+  public var capture: CaptureReport? = nil
+  /// Every block removed, in order (with `blocks` > 1).
+  public var blocks: [RemovedBlock]? = nil
 }
 
 public enum Compression {
   /// Scores (unless the block is given), captures training states in the same pass, trains or
   /// fits the replacement, and returns what `Surgery.write` needs.
+  ///
+  /// The first `request.scoringSamples` of `sequences` are scored (unless the block is given);
+  /// the rest train.
   public static func plan(
     model: DecoderModel, sequences: [[Int]], request: CompressionRequest,
+    progress: (String) -> Progress
+  ) throws -> CompressionPlan {
+    let scoring =
+      request.layers == nil && request.sums == nil
+      ? min(request.scoringSamples, sequences.count) : 0
+    return try plan(
+      model: model, scoring: Array(sequences[..<scoring]), training: Array(sequences[scoring...]),
+      request: request, progress: progress)
+  }
+
+  /// Scores `scoring` (one pass over every layer) unless the block is given or `request.sums`
+  /// holds the scores, then captures only the states the replacement needs of `training`,
+  /// running each sequence only as far as the last of them, and trains or fits the replacement.
+  public static func plan(
+    model: DecoderModel, scoring scored: [[Int]], training: [[Int]], request: CompressionRequest,
     progress: (String) -> Progress
   ) throws -> CompressionPlan {
     guard let folder = model.folder else { preconditionFailure("compression reads checkpoints") }
     let config = model.config
     let replacement = request.replacement
-    let scoring = request.layers == nil ? min(request.scoringSamples, sequences.count) : 0
-    let training = Array(sequences[scoring...])
+    guard request.blocks >= 1 else {
+      throw StreamlineError.badRequest("--blocks must be at least 1, not \(request.blocks)")
+    }
+    if request.blocks > 1 {
+      guard request.layers == nil, replacement == .none, request.sums == nil else {
+        throw StreamlineError.badRequest(
+          "--blocks \(request.blocks) rescores the pruned model after each block: it needs --replace none, scoring (not --layers) and no --stats"
+        )
+      }
+      return try blocks(model: model, scoring: scored, request: request, progress: progress)
+    }
     if replacement.isTrained || replacement == .linear {
       guard training.count >= 2 else {
         throw StreamlineError.badRequest(
@@ -72,58 +136,32 @@ public enum Compression {
       known = (layers.first!, layers.last! + 1)
     }
 
-    // States to keep for training: all of them until the block is known.
-    let needed: [Int]
-    if let known {
-      switch (replacement, request.training.loss) {
-      case (.none, _): needed = []
-      case (.linear, _): needed = [known.start - 1, known.end]
-      case (_, .lm): needed = [known.start]
-      case (_, .mse): needed = [known.start, known.end]
-      }
-    } else {
-      needed = replacement == .none ? [] : Array(0...config.numLayers)
-    }
-    let lengths = training.map(\.count)
-    let rows = lengths.reduce(0, +)
-    let store =
-      needed.isEmpty
-      ? nil
-      : try StateStore(
-        states: needed, rows: rows, width: config.hiddenSize,
-        memoryLimit: request.trainingMemory, directory: request.spillDirectory)
-    let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
-    let capture: (Int, Tensor, Batch, Range<Int>) throws -> Void = { state, x, batch, group in
-      guard let store, store.contains(state) else { return }
-      for s in group where s >= scoring {
-        let segment = batch.segments[s - group.lowerBound]
-        store.pointer(state: state).advanced(by: offsets[s - scoring] * config.hiddenSize)
-          .update(from: x.row(segment.lowerBound), count: segment.count * config.hiddenSize)
-      }
-    }
-
     var analysis: Analysis?
     let start: Int
     let end: Int
     if let known {
       (start, end) = known
-      if let store {
-        _ = try Similarity.measure(
-          model: model, sequences: training, scoring: 0, memoryBudget: request.memoryBudget,
-          upTo: store.states.max()!,
-          capture: { state, x, batch, group in
-            try capture(
-              state, x, batch, (group.lowerBound + scoring)..<(group.upperBound + scoring))
-          }, progress: progress("capturing training states"))
-      }
     } else {
       let count = try Importance.layerCount(
         request.removal!, config: config, replacement: replacement)
-      let similarity = try Similarity.measure(
-        model: model, sequences: sequences, scoring: scoring, memoryBudget: request.memoryBudget,
-        capture: capture, progress: progress("scoring layers"))
+      let sums: SimilaritySums
+      if let given = request.sums {
+        guard given.numLayers == config.numLayers else {
+          throw StreamlineError.badRequest(
+            "the scoring statistics are of \(given.numLayers) layers, the model has \(config.numLayers)"
+          )
+        }
+        sums = given
+      } else {
+        guard !scored.isEmpty else {
+          throw StreamlineError.badRequest("no calibration sequences to score")
+        }
+        sums = try Similarity.measureSums(
+          model: model, sequences: scored, memoryBudget: request.memoryBudget,
+          progress: progress("scoring layers"))
+      }
       let chosen = try Importance.analyze(
-        similarity, config: config, metric: request.metric, removing: count,
+        sums.matrix, config: config, metric: request.metric, removing: count,
         replacement: replacement)
       analysis = chosen
       (start, end) = (chosen.chosen.start, chosen.chosen.end)
@@ -134,10 +172,142 @@ public enum Compression {
       }
     }
 
+    // Training states: only those the replacement needs, each sequence run only as far as the
+    // last of them.
+    let needed: [Int]
+    switch (replacement, request.training.loss) {
+    case (.none, _): needed = []
+    case (.linear, _): needed = [start - 1, end]
+    case (_, .lm): needed = [start]
+    case (_, .mse): needed = [start, end]
+    }
+    let lengths = training.map(\.count)
+    var store: StateStore?
+    var captureReport: CaptureReport?
+    if !needed.isEmpty {
+      let began = Date()
+      let made = try StateStore(
+        states: needed, rows: lengths.reduce(0, +), width: config.hiddenSize,
+        memoryLimit: request.trainingMemory, directory: request.spillDirectory)
+      try capture(
+        model: model, sequences: training, into: made, memoryBudget: request.memoryBudget,
+        progress: progress("capturing training states"))
+      store = made
+      captureReport = CaptureReport(
+        states: needed, sequences: training.count, tokens: made.rows,
+        bytes: needed.count * made.rows * made.width * MemoryLayout<Float>.size,
+        spilled: made.isSpilled, layersRun: needed.max()!,
+        seconds: Date().timeIntervalSince(began))
+    }
+    if request.stopAfterCapture {
+      var plan = CompressionPlan(
+        analysis: analysis, start: start, end: end, removed: [], overrides: [:], training: nil,
+        linearFit: nil)
+      plan.capture = captureReport
+      return plan
+    }
+    var plan = try replace(
+      folder: folder, config: config, replacement: replacement, store: store,
+      lengths: lengths, training: training, start: start, end: end, request: request,
+      analysis: analysis, progress: progress)
+    plan.capture = captureReport
+    return plan
+  }
+
+  /// Copies states `store.states` of every sequence into `store`, rows end to end: sequences go
+  /// through in groups of at most `memoryBudget` bytes of residual stream, and only through
+  /// the layers before the last state kept.
+  public static func capture(
+    model: DecoderModel, sequences: [[Int]], into store: StateStore, memoryBudget: Int,
+    layers view: [Int]? = nil, progress: Progress? = nil
+  ) throws {
+    let c = model.config.hiddenSize
+    let last = store.states.max() ?? 0
+    let order = Array((view ?? Array(0..<model.config.numLayers)).prefix(last))
+    let lengths = sequences.map(\.count)
+    let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+    // The residual stream and the layer's own temporaries, about twice the stream.
+    let rowLimit = max(1, memoryBudget / (2 * c * MemoryLayout<Float>.size))
+    let groups = Batch(lengths: lengths).chunks(rowLimit: rowLimit)
+    for (g, group) in groups.enumerated() {
+      try model.forward(
+        Array(sequences[group]), layers: order,
+        hiddenState: { state, x, batch in
+          guard store.contains(state) else { return }
+          for s in group {
+            let segment = batch.segments[s - group.lowerBound]
+            store.pointer(state: state).advanced(by: offsets[s] * c)
+              .update(from: x.row(segment.lowerBound), count: segment.count * c)
+          }
+        })
+      store.release(rows: offsets[group.lowerBound]..<offsets[group.upperBound])
+      progress?.update(g + 1, of: groups.count, amount: Double(offsets[group.upperBound]))
+    }
+  }
+
+  /// `--blocks K`: n layers in K blocks as even as possible (the larger first), each the best
+  /// block of the model as pruned so far, rescored on an in-memory view that skips the layers
+  /// already gone.
+  static func blocks(
+    model: DecoderModel, scoring: [[Int]], request: CompressionRequest,
+    progress: (String) -> Progress
+  ) throws -> CompressionPlan {
+    let config = model.config
+    let n = try Importance.layerCount(request.removal!, config: config, replacement: .none)
+    guard request.blocks <= n else {
+      throw StreamlineError.badRequest(
+        "--blocks \(request.blocks) needs at least as many layers to remove, not \(n)")
+    }
+    guard !scoring.isEmpty else {
+      throw StreamlineError.badRequest("no calibration sequences to score")
+    }
+    let sizes = blockSizes(n, into: request.blocks)
+    var view = Array(0..<config.numLayers)
+    var removed: [RemovedBlock] = []
+    var first: Analysis?
+    for (b, size) in sizes.enumerated() {
+      let sums = try Similarity.measureSums(
+        model: model, sequences: scoring, memoryBudget: request.memoryBudget, layers: view,
+        progress: progress("scoring layers (block \(b + 1) of \(sizes.count))"))
+      let matrix = sums.matrix
+      let blocks = Importance.scores(matrix, width: size)
+      let chosen =
+        request.metric == .angular
+        ? Importance.choose(blocks, by: .angular) : Importance.choose(blocks, by: .cosine)
+      if first == nil {
+        first = try Importance.analyze(
+          matrix, config: config, metric: request.metric == .bi ? .cosine : request.metric,
+          removing: size, replacement: .none)
+      }
+      let score = blocks[chosen.start]
+      removed.append(
+        RemovedBlock(
+          layers: chosen.layers.map { view[$0] }, cosine: score.cosine, angular: score.angular))
+      view.removeSubrange(chosen.start..<chosen.end)
+    }
+    let all = removed.flatMap(\.layers).sorted()
+    var plan = CompressionPlan(
+      analysis: first, start: all.first!, end: all.last! + 1, removed: all, overrides: [:],
+      training: nil, linearFit: nil)
+    plan.blocks = removed
+    return plan
+  }
+
+  /// n split into `count` parts as even as possible, the larger first.
+  public static func blockSizes(_ n: Int, into count: Int) -> [Int] {
+    (0..<count).map { n / count + ($0 < n % count ? 1 : 0) }
+  }
+
+  static func replace(
+    folder: ModelFolder, config: any Architecture, replacement: ReplacementKind, store: StateStore?,
+    lengths: [Int], training: [[Int]], start: Int, end: Int, request: CompressionRequest,
+    analysis: Analysis?, progress: (String) -> Progress
+  ) throws -> CompressionPlan {
     switch replacement {
     case .none:
       return CompressionPlan(
-        analysis: analysis, start: start, end: end, removed: Array(start..<end), overrides: [:],
+        analysis: analysis, start: start, end: end,
+        removed: request.layers ?? Array(start..<end), overrides: [:],
         training: nil, linearFit: nil)
     case .linear:
       return try linear(

@@ -18,6 +18,80 @@ public struct SimilarityMatrix: Codable, Sendable, Equatable {
   public var layerBI: [Double] { (0..<numLayers).map { 1 - cosine[$0][$0 + 1] } }
 }
 
+/// The sums a similarity matrix is made of: for every pair of states i < j, the sum over tokens
+/// of cos(h_i, h_j) and of arccos(cos)/π, each token's value rounded to a multiple of 2⁻³²
+/// (`scale`) and added as an integer. Integer addition is exact and order-free, so sums of
+/// disjoint sets of sequences (passes, cores, machines) add up to exactly the sums of their
+/// union: shards merged give bit-identical scores to one run.
+public struct SimilaritySums: Codable, Sendable, Equatable {
+  public static let scale = 4_294_967_296.0
+  /// Tokens one set of sums can hold without overflow (|value| ≤ 1 per token).
+  public static let tokenLimit = 1 << 31
+
+  public let numLayers: Int
+  public var tokens = 0
+  public var samples = 0
+  /// `[i][j]` for i < j; the rest zero.
+  public var cosine: [[Int64]]
+  public var angular: [[Int64]]
+
+  public init(numLayers: Int) {
+    self.numLayers = numLayers
+    cosine = .init(repeating: .init(repeating: 0, count: numLayers + 1), count: numLayers + 1)
+    angular = cosine
+  }
+
+  /// The sums of all of `parts` (the same states), exactly.
+  public static func merged(_ parts: [SimilaritySums]) throws -> SimilaritySums {
+    guard let first = parts.first else {
+      throw StreamlineError.badRequest("no similarity sums to merge")
+    }
+    var out = SimilaritySums(numLayers: first.numLayers)
+    for part in parts {
+      guard part.numLayers == first.numLayers else {
+        throw StreamlineError.badRequest(
+          "sums of \(part.numLayers) and \(first.numLayers) layers cannot be merged")
+      }
+      out.tokens += part.tokens
+      out.samples += part.samples
+      guard out.tokens < tokenLimit else {
+        throw StreamlineError.badRequest("\(out.tokens) tokens exceed what one sum can hold")
+      }
+      for i in 0...first.numLayers {
+        for j in 0...first.numLayers {
+          out.cosine[i][j] += part.cosine[i][j]
+          out.angular[i][j] += part.angular[i][j]
+        }
+      }
+    }
+    return out
+  }
+
+  /// Means over the tokens.
+  public var matrix: SimilarityMatrix {
+    let states = numLayers + 1
+    var cos = [[Double]](repeating: .init(repeating: 0, count: states), count: states)
+    var ang = cos
+    let divisor = Self.scale * Double(max(1, tokens))
+    for i in 0..<states {
+      cos[i][i] = 1
+      for j in (i + 1)..<states where j < states {
+        cos[i][j] = Double(cosine[i][j]) / divisor
+        ang[i][j] = Double(angular[i][j]) / divisor
+        cos[j][i] = cos[i][j]
+        ang[j][i] = ang[i][j]
+      }
+    }
+    return SimilarityMatrix(
+      numLayers: numLayers, tokens: tokens, samples: samples, cosine: cos, angular: ang)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case tokens, samples, cosine, angular
+    case numLayers = "num_layers"
+  }
+}
+
 public enum Similarity {
   /// Runs the model over `sequences` one layer at a time and accumulates the pairwise sums over
   /// the first `scoring` sequences (all by default); the others only go through the pass, for
@@ -35,16 +109,40 @@ public enum Similarity {
       nil,
     progress: Progress? = nil
   ) throws -> SimilarityMatrix {
+    try measureSums(
+      model: model, sequences: sequences, scoring: scoring, memoryBudget: memoryBudget,
+      upTo: lastState, capture: capture, progress: progress
+    ).matrix
+  }
+
+  /// The sums behind `measure`, in fixed point (see `SimilaritySums`): the same sequences give
+  /// the same sums whatever the passes, cores or shards they were split into.
+  ///
+  /// `layers` runs a pruned view of the model (those source layers, in order); states are then
+  /// numbered along the view.
+  public static func measureSums(
+    model: DecoderModel, sequences: [[Int]], scoring: Int? = nil, memoryBudget: Int = 8 << 30,
+    upTo lastState: Int? = nil, layers viewLayers: [Int]? = nil,
+    capture: (
+      (_ state: Int, _ x: Tensor, _ batch: Batch, _ sequences: Range<Int>) throws -> Void
+    )? =
+      nil,
+    progress: Progress? = nil
+  ) throws -> SimilaritySums {
     let scoring = scoring ?? sequences.count
-    let layers = model.config.numLayers
+    let view = viewLayers ?? Array(0..<model.config.numLayers)
+    let layers = view.count
     let width = model.config.hiddenSize
     let states = layers + 1
-    var cosine = [[Double]](repeating: .init(repeating: 0, count: states), count: states)
-    var angular = cosine
+    var sums = SimilaritySums(numLayers: layers)
     let perToken = states * width * MemoryLayout<Float>.size
     let rowsPerPass = max(1, memoryBudget / perToken)
     let groups = passes(sequences.map(\.count), rowsPerPass: rowsPerPass)
     let tokens = sequences[..<scoring].reduce(0) { $0 + $1.count }
+    guard tokens < SimilaritySums.tokenLimit else {
+      throw StreamlineError.badRequest(
+        "\(tokens) scoring tokens exceed the \(SimilaritySums.tokenLimit) one pass can sum")
+    }
     var done = 0
     for group in groups {
       let slice = Array(sequences[group])
@@ -53,16 +151,16 @@ public enum Similarity {
       // Unit vectors of every state so far, one per token: [state][rows, C].
       var units: [Tensor] = []
       try model.forward(
-        slice, layers: lastState.map { Array(0..<$0) },
+        slice, layers: Array(view.prefix(lastState ?? layers)),
         hiddenState: { index, x, batch in
           try capture?(index, x, batch, group)
           guard scoredRows > 0 else { return }
           let unit = normalizedRows(x, rows: scoredRows)
           let rows = scoredRows
           for earlier in 0..<index {
-            let (cos, ang) = sumsOfCosines(units[earlier], unit, rows: rows, columns: width)
-            cosine[earlier][index] += cos
-            angular[earlier][index] += ang
+            let (cos, ang) = fixedSumsOfCosines(units[earlier], unit, rows: rows, columns: width)
+            sums.cosine[earlier][index] += cos
+            sums.angular[earlier][index] += ang
           }
           units.append(unit)
         },
@@ -73,19 +171,9 @@ public enum Similarity {
         })
       done += 1
     }
-    for i in 0..<states {
-      cosine[i][i] = 1
-      angular[i][i] = 0
-      for j in (i + 1)..<states where j < states {
-        cosine[i][j] /= Double(tokens)
-        angular[i][j] /= Double(tokens)
-        cosine[j][i] = cosine[i][j]
-        angular[j][i] = angular[i][j]
-      }
-    }
-    return SimilarityMatrix(
-      numLayers: layers, tokens: tokens, samples: scoring, cosine: cosine,
-      angular: angular)
+    sums.tokens = tokens
+    sums.samples = scoring
+    return sums
   }
 
   /// Consecutive groups of sequences with at most `rowsPerPass` rows each (at least one).
@@ -110,38 +198,25 @@ public enum Similarity {
     return out
   }
 
-  /// Sums over rows of cos(a[r], b[r]) and of arccos(cos)/π, for unit-normalised rows.
-  static func sumsOfCosines(_ a: Tensor, _ b: Tensor, rows: Int, columns: Int) -> (
-    Double, Double
+  /// `sumsOfCosines` in fixed point: each token's cosine and angle rounded to a multiple of
+  /// 2⁻³² and summed as integers, so the sum does not depend on how rows are split.
+  static func fixedSumsOfCosines(_ a: Tensor, _ b: Tensor, rows: Int, columns: Int) -> (
+    Int64, Int64
   ) {
     let parts = Parallel.cores
-    var cosines = [Double](repeating: 0, count: parts)
-    var angles = [Double](repeating: 0, count: parts)
+    var cosines = [Int64](repeating: 0, count: parts)
+    var angles = [Int64](repeating: 0, count: parts)
     let step = (rows + parts - 1) / parts
+    let scale = SimilaritySums.scale
     cosines.withUnsafeMutableBufferPointer { cosines in
       angles.withUnsafeMutableBufferPointer { angles in
         DispatchQueue.concurrentPerform(iterations: parts) { p in
-          var cosineSum = 0.0
-          var angleSum = 0.0
+          var cosineSum: Int64 = 0
+          var angleSum: Int64 = 0
           for r in (p * step)..<min(rows, (p + 1) * step) {
-            let x = a.row(r)
-            let y = b.row(r)
-            var dot = SIMD8<Float>()
-            var c = 0
-            while c + 8 <= columns {
-              dot +=
-                UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<Float>.self)
-                * UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<Float>.self)
-              c += 8
-            }
-            var cos = Double(dot.sum())
-            while c < columns {
-              cos += Double(x[c] * y[c])
-              c += 1
-            }
-            cos = min(1, max(-1, cos))
-            cosineSum += cos
-            angleSum += acos(cos) / Double.pi
+            let cos = cosine(a.row(r), b.row(r), columns: columns)
+            cosineSum += Int64((cos * scale).rounded())
+            angleSum += Int64((acos(cos) / Double.pi * scale).rounded())
           }
           cosines[p] = cosineSum
           angles[p] = angleSum
@@ -149,5 +224,24 @@ public enum Similarity {
       }
     }
     return (cosines.reduce(0, +), angles.reduce(0, +))
+  }
+
+  /// cos of two unit rows, clamped to [-1, 1].
+  @inline(__always)
+  static func cosine(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, columns: Int) -> Double {
+    var dot = SIMD8<Float>()
+    var c = 0
+    while c + 8 <= columns {
+      dot +=
+        UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<Float>.self)
+        * UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<Float>.self)
+      c += 8
+    }
+    var cos = Double(dot.sum())
+    while c < columns {
+      cos += Double(x[c] * y[c])
+      c += 1
+    }
+    return min(1, max(-1, cos))
   }
 }

@@ -68,4 +68,22 @@ public final class StateStore: @unchecked Sendable {
   }
 
   public func contains(_ state: Int) -> Bool { states.contains(state) }
+
+  /// Hands the whole pages of rows `range` of every state back to the kernel once written: a
+  /// spilled store's pages stay in the scratch file (shared mapping) and are paged back in when
+  /// read, so captured states do not accumulate as resident memory. Nothing for in-memory stores.
+  public func release(rows range: Range<Int>) {
+    guard isSpilled, !range.isEmpty else { return }
+    let page = max(1, Int(sysconf(Int32(_SC_PAGESIZE))))
+    let rowBytes = width * MemoryLayout<Float>.size
+    for slot in states.indices {
+      let first = (slot * rows + range.lowerBound) * rowBytes
+      let last = (slot * rows + range.upperBound) * rowBytes
+      let start = (first + page - 1) / page * page
+      let end = last / page * page
+      if end > start {
+        madvise(UnsafeMutableRawPointer(base) + start, end - start, Int32(MADV_DONTNEED))
+      }
+    }
+  }
 }

@@ -16,16 +16,77 @@ struct Analyze: ParsableCommand {
 
   @OptionGroup var output: OutputOptions
 
+  @Option(
+    help:
+      "Score only shard I of N (0-based, e.g. 0/4) of the scored sequences; needs --save-stats.")
+  var shard: String?
+
+  @Option(
+    name: .customLong("save-stats"),
+    help: "Write the scoring statistics (exact sums) to this JSON file, for --merge or --stats.")
+  var saveStats: String?
+
+  @Option(
+    parsing: .upToNextOption,
+    help: "Merge these shards' --save-stats files (no scoring) into the single-machine result.")
+  var merge: [String] = []
+
   func validate() throws {
-    guard removal.request != nil else {
+    if shard != nil && saveStats == nil {
+      throw ValidationError("--shard needs --save-stats FILE to write the shard's statistics to")
+    }
+    if !merge.isEmpty && shard != nil {
+      throw ValidationError("give --shard (score one shard) or --merge (combine shards), not both")
+    }
+    if let shard { _ = try ScoringStats.parseShard(shard) }
+    if shard == nil && removal.request == nil {
       throw ValidationError("say how much to remove: --remove N or --sparsity S")
     }
   }
 
   func run() throws {
     let loaded = try model.load()
-    let analysis = try Self.analyze(
-      loaded, model: model, calibration: calibration, removal: removal)
+    guard let folder = loaded.folder else { return }
+    let configHash = ScoringStats.configHash(folder.configData)
+    let stats: ScoringStats
+    if !merge.isEmpty {
+      stats = try Self.mergeStats(merge, configSHA256: configHash).header
+    } else {
+      let (index, count) = try shard.map(ScoringStats.parseShard) ?? (0, 1)
+      let data = try calibration.draw(
+        for: loaded, options: model, counts: CalibrationCounts(scoring: calibration.samples))
+      let range = ScoringStats.range(shard: index, of: count, samples: calibration.samples)
+      guard !range.isEmpty else {
+        throw ValidationError(
+          "--shard \(shard!): \(calibration.samples) sequences leave this shard empty; use fewer shards"
+        )
+      }
+      let sums = try Similarity.measureSums(
+        model: loaded, sequences: Array(data.scoring[range]),
+        memoryBudget: Int(calibration.memoryBudget * Double(1 << 30)),
+        progress: Progress("scoring layers", unit: "tokens"))
+      stats = ScoringStats(
+        configSHA256: configHash, calibrationSHA256: data.sha256, seed: calibration.seed,
+        seqLen: calibration.sequenceLength(loaded), samples: calibration.samples, shard: index,
+        shards: count, sums: sums)
+    }
+    if let saveStats { try stats.save(to: URL(fileURLWithPath: saveStats)) }
+    guard let request = removal.request else {
+      emit(
+        "scored shard \(stats.shard)/\(stats.shards): \(stats.sums.samples) sequences, \(stats.sums.tokens) tokens; statistics in \(saveStats!)"
+      )
+      return
+    }
+    if stats.shards > 1 {
+      emit(
+        "shard \(stats.shard)/\(stats.shards) alone (\(stats.sums.samples) of \(stats.samples) sequences); merge every shard's --save-stats with --merge for the full result"
+      )
+    }
+    let count = try Importance.layerCount(
+      request, config: loaded.config, replacement: removal.replace)
+    let analysis = try Importance.analyze(
+      stats.sums.matrix, config: loaded.config, metric: removal.metric, removing: count,
+      replacement: removal.replace)
     if let report {
       try AnalysisReport.write(
         analysis, model: model.model, to: URL(fileURLWithPath: report))
@@ -36,20 +97,11 @@ struct Analyze: ParsableCommand {
     }
   }
 
-  /// Calibration, the streamed similarity pass and the block choice, shared with `prune`.
-  static func analyze(
-    _ loaded: DecoderModel, model: ModelOptions, calibration: CalibrationArguments,
-    removal: RemovalArguments
-  ) throws -> Analysis {
-    let count = try Importance.layerCount(
-      removal.request!, config: loaded.config, replacement: removal.replace)
-    let data = try calibration.load(for: loaded, options: model)
-    let similarity = try Similarity.measure(
-      model: loaded, sequences: data.sequences,
-      memoryBudget: Int(calibration.memoryBudget * Double(1 << 30)),
-      progress: Progress("scoring layers", unit: "tokens"))
-    return try Importance.analyze(
-      similarity, config: loaded.config, metric: removal.metric, removing: count,
-      replacement: removal.replace)
+  /// Reads and merges statistics files.
+  static func mergeStats(_ paths: [String], configSHA256: String) throws -> (
+    header: ScoringStats, sums: SimilaritySums
+  ) {
+    try ScoringStats.merge(
+      try paths.map { (path: $0, stats: try ScoringStats.load($0)) }, configSHA256: configSHA256)
   }
 }

@@ -67,6 +67,26 @@ struct CalibrationArguments: ParsableArguments {
       progress: Progress("tokenizing calibration documents", unit: "tokens"))
   }
 
+  /// Scoring, held-out and training sequences streamed from the calibration source in one draw
+  /// (see `CalibrationStream`).
+  func draw(for model: DecoderModel, options modelOptions: ModelOptions, counts: CalibrationCounts)
+    throws -> CalibrationDraw
+  {
+    guard let calibration = source(modelOptions) else {
+      throw ValidationError("--calibration is required to score layers")
+    }
+    var options = CalibrationOptions(path: calibration)
+    options.seqLen = sequenceLength(model)
+    options.samples = max(1, counts.total)
+    options.seed = seed
+    options.lineDocuments = lineDocs || (self.calibration == nil && modelOptions.isDemo)
+    options.textField = textField
+    return try CalibrationStream.draw(
+      options, counts: counts, tokenizer: try loadTokenizer(modelOptions.path),
+      vocabularySize: model.config.vocabSize,
+      progress: Progress("reading calibration files", unit: "tokens"))
+  }
+
   /// The model folder's tokenizer, with special-token text in calibration data read as plain
   /// text (calibration data is untrusted).
   func loadTokenizer(_ modelPath: String) throws -> Tokenizer? {

@@ -44,6 +44,13 @@ struct TrainingArguments: ParsableArguments {
   var valFraction = 0.1
 
   @Option(
+    name: .customLong("train-tokens"),
+    help:
+      "Training budget in tokens, instead of --train-samples: this many tokens' worth of sequences, streamed from the calibration source."
+  )
+  var trainTokens: Int?
+
+  @Option(
     name: .customLong("train-memory"),
     help: "GiB of training states kept in memory before spilling to disk.")
   var trainMemory = 8.0
@@ -63,7 +70,15 @@ struct TrainingArguments: ParsableArguments {
     return options
   }
 
+  /// Training sequences of `seqLen` tokens: --train-tokens' worth, else --train-samples.
+  func sequences(seqLen: Int) -> Int {
+    trainTokens.map { max(1, $0 / seqLen) } ?? trainSamples
+  }
+
   func validate() throws {
+    if let trainTokens, trainTokens < 1 {
+      throw ValidationError("--train-tokens must be positive, not \(trainTokens)")
+    }
     guard epochs > 0, microBatch > 0, gradAccum > 0, trainSamples >= 0 else {
       throw ValidationError("--epochs, --micro-batch and --grad-accum must be positive")
     }
@@ -104,6 +119,31 @@ struct Prune: ParsableCommand {
   @Flag(help: "Print one JSON object instead of text.")
   var json = false
 
+  @Option(
+    name: .customLong("eval-samples"),
+    help:
+      "Held-out calibration sequences (used by nothing else) for the final perplexity of the original, plain removal and pruned model; 0 skips it."
+  )
+  var evalSamples = 16
+
+  @Option(
+    help:
+      "Remove the layers in this many blocks, rescoring the pruned model after each (--replace none)."
+  )
+  var blocks = 1
+
+  @Option(
+    parsing: .upToNextOption,
+    help: "Use these analyze --save-stats files (every shard) as the scores instead of scoring.")
+  var stats: [String] = []
+
+  @Flag(
+    name: .customLong("stop-after-capture"),
+    help: ArgumentHelp(
+      "Capture the training states, report what they cost, and stop (measurements).",
+      visibility: .hidden))
+  var stopAfterCapture = false
+
   struct Summary: Codable {
     let output: String
     let removedLayers: [Int]
@@ -114,9 +154,12 @@ struct Prune: ParsableCommand {
     let files: [String]
     let training: TrainingReport?
     let linearFit: [String: Double]?
+    let evaluation: HeldOutEvaluation?
+    let capture: CaptureReport?
+    let blocks: [RemovedBlock]?
 
     enum CodingKeys: String, CodingKey {
-      case output, parameters, files, training
+      case output, parameters, files, training, evaluation, capture, blocks
       case removedLayers = "removed_layers"
       case replacedLayer = "replaced_layer"
       case numLayers = "num_layers"
@@ -126,6 +169,12 @@ struct Prune: ParsableCommand {
   }
 
   func validate() throws {
+    guard evalSamples >= 0, blocks >= 1 else {
+      throw ValidationError("--eval-samples must be at least 0 and --blocks at least 1")
+    }
+    if !stats.isEmpty && layers != nil {
+      throw ValidationError("--stats gives the scores; --layers skips scoring: give one")
+    }
     guard (layers != nil) != (removal.request != nil) else {
       throw ValidationError("say what to remove: --remove N, --sparsity S, or --layers A-B")
     }
@@ -160,23 +209,62 @@ struct Prune: ParsableCommand {
       request.layers = try LayerSelection.parse(layers, layerCount: config.numLayers)
     }
 
-    var manifest: [String: Any] = ["replacement": removal.replace.rawValue]
-    var sequences: [[Int]] = []
-    if calibration.source(model) != nil && (layers == nil || removal.replace != .none) {
-      let extra = removal.replace == .none ? 0 : training.trainSamples
-      let scored = layers == nil ? calibration.samples : 0
-      let data = try calibration.load(
-        for: loaded, options: model, samples: scored + extra)
-      sequences = data.sequences
-      manifest["calibration"] = [
-        "description": data.description, "sha256": data.sha256,
-        "scoring_samples": scored, "training_samples": extra,
-        "seq_len": calibration.sequenceLength(loaded), "seed": calibration.seed,
-      ]
+    request.blocks = blocks
+    request.stopAfterCapture = stopAfterCapture
+    var merged: ScoringStats?
+    if !stats.isEmpty {
+      let result = try Analyze.mergeStats(
+        stats, configSHA256: ScoringStats.configHash(folder.configData))
+      merged = result.header
+      request.sums = result.sums
+      guard result.header.seqLen == calibration.sequenceLength(loaded),
+        result.header.seed == calibration.seed
+      else {
+        throw ValidationError(
+          "--stats were computed with --seq-len \(result.header.seqLen) and --seed \(result.header.seed); give the same here"
+        )
+      }
+    }
+
+    var manifest: [String: Any] = [
+      "replacement": removal.replace.rawValue, "blocks_requested": blocks,
+    ]
+    var data: CalibrationDraw?
+    if calibration.source(model) != nil {
+      let seqLen = calibration.sequenceLength(loaded)
+      let extra = removal.replace == .none ? 0 : training.sequences(seqLen: seqLen)
+      let scored = layers == nil ? merged?.samples ?? calibration.samples : 0
+      let counts = CalibrationCounts(scoring: scored, evaluation: evalSamples, training: extra)
+      if counts.total > 0 {
+        let drawn = try calibration.draw(for: loaded, options: model, counts: counts)
+        if let merged, merged.calibrationSHA256 != drawn.sha256 {
+          throw ValidationError(
+            "--stats were computed on other calibration data (or another seed or seq-len) than \(calibration.source(model)!)"
+          )
+        }
+        data = drawn
+        var record: [String: Any] = [
+          "description": drawn.description, "sha256": drawn.sha256,
+          "scoring_samples": scored, "training_samples": extra, "eval_samples": evalSamples,
+          "seq_len": seqLen, "seed": calibration.seed, "draw": CalibrationStream.drawName,
+          "pool_sequences": drawn.poolSequences,
+        ]
+        if let tokens = training.trainTokens { record["train_tokens"] = tokens }
+        if merged != nil {
+          record["scored_elsewhere"] = true
+          record["stats_files"] = stats
+        }
+        manifest["calibration"] = record
+      }
     }
     let plan = try Compression.plan(
-      model: loaded, sequences: sequences, request: request,
+      model: loaded, scoring: request.sums == nil ? data?.scoring ?? [] : [],
+      training: data?.training ?? [], request: request,
       progress: { Progress($0, unit: "tokens") })
+    if stopAfterCapture {
+      emit(try Format.json(plan.capture))
+      return
+    }
     if let analysis = plan.analysis {
       manifest["metric"] = analysis.metric.rawValue
       manifest["scores"] = analysis.blocks.map {
@@ -192,6 +280,14 @@ struct Prune: ParsableCommand {
         with: Data(Format.json(report).utf8))
     }
     if let fit = plan.linearFit { manifest["linear_fit"] = fit }
+    if let capture = plan.capture {
+      manifest["capture"] = try JSONSerialization.jsonObject(with: Data(Format.json(capture).utf8))
+    }
+    if let blocks = plan.blocks {
+      manifest["blocks"] = blocks.map {
+        ["layers": $0.layers, "cosine": $0.cosine, "angular": $0.angular] as [String: Any]
+      }
+    }
 
     let saved = try Surgery.write(
       source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
@@ -204,13 +300,24 @@ struct Prune: ParsableCommand {
       }
       if let training = plan.training { try TrainingChart.write(training, to: url) }
     }
+    var evaluation: HeldOutEvaluation?
+    if let held = data?.evaluation, !held.isEmpty {
+      let pruned = try DecoderModel(
+        url: URL(fileURLWithPath: output), precision: model.precision)
+      evaluation = try HeldOutEvaluation.measure(
+        original: loaded, pruned: pruned,
+        plainRemoval: removal.replace == .none ? nil : Array(plan.start..<plan.end),
+        sequences: held, progress: Progress("held-out perplexity", unit: "models"))
+      try evaluation!.record(in: URL(fileURLWithPath: output))
+    }
     let replaced = removal.replace.isTrained ? plan.start : nil
     let summary = Summary(
       output: output, removedLayers: plan.removed, replacedLayer: replaced,
       numLayers: config.numLayers - plan.removed.count,
       parameters: config.totalParameters - plan.removed.count * config.parametersPerLayer,
       parametersBefore: config.totalParameters, files: saved.files, training: plan.training,
-      linearFit: plan.linearFit)
+      linearFit: plan.linearFit, evaluation: evaluation, capture: plan.capture,
+      blocks: plan.blocks)
     if json {
       emit(try Format.json(summary))
       return
@@ -220,6 +327,11 @@ struct Prune: ParsableCommand {
     switch removal.replace {
     case .none:
       text += "; removed layers \(AnalysisReport.describe(plan.removed))"
+      if let blocks = plan.blocks {
+        text +=
+          " in \(blocks.count) blocks: "
+          + blocks.map { AnalysisReport.describe($0.layers) }.joined(separator: ", ")
+      }
     case .layer, .ffn:
       text +=
         "; layers \(plan.start)–\(plan.end - 1) replaced by one trained \(removal.replace == .layer ? "decoder layer" : "MLP")"
@@ -242,6 +354,13 @@ struct Prune: ParsableCommand {
           fit["plain_removal_validation_mse"] ?? .nan)
       }
     }
+    if let capture = plan.capture {
+      text += String(
+        format: "\ntraining states: %d states × %d tokens (%.2f GiB, %@), captured in %.1f s",
+        capture.states.count, capture.tokens, Double(capture.bytes) / Double(1 << 30),
+        capture.spilled ? "spilled to disk" : "in memory", capture.seconds)
+    }
+    if let evaluation { text += "\n" + evaluation.text }
     emit(text)
   }
 }

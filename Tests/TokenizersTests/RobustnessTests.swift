@@ -94,7 +94,9 @@ import Testing
   @Test(arguments: ["gpt2", "llama3", "qwen2", "llama2", "mistral", "bert"])
   func randomTextNeverCrashes(_ family: String) throws {
     let tok = try Tokenizer.load(from: Fixtures.url(family))
-    var rng = SystemRandomNumberGenerator()
+    // Seeded, so a failure reproduces and CI never turns red by chance.
+    var rng = SeededGenerator(
+      seed: family.unicodeScalars.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1.value) })
     let pools: [ClosedRange<UInt32>] = [
       0...0x7F, 0x80...0x7FF, 0x300...0x36F, 0x3000...0x9FFF, 0xAC00...0xD7A3, 0xE000...0xFFFF,
       0x1F300...0x1FAFF, 0x10000...0x10FFFF,
@@ -108,14 +110,14 @@ import Testing
       let text = String(s)
       let ids = try tok.encode(text)
       _ = tok.decode(ids, skipSpecialTokens: true)
-      // Byte-level BPE reproduces its input (Qwen2 its NFC form). Compare scalars: Swift
-      // `String ==` would call canonically equivalent strings equal.
+      // Byte-level BPE reproduces its input (Qwen2 its NFC form, by the reference's Unicode
+      // data: Foundation's newer tables order some combining marks differently). Compare
+      // scalars: Swift `String ==` would call canonically equivalent strings equal.
       if family == "gpt2" || family == "qwen2" {
-        let expected =
-          family == "qwen2" ? text.precomposedStringWithCanonicalMapping : text
+        let scalars = text.unicodeScalars.map(\.value)
+        let expected = family == "qwen2" ? unicodeNormalize(scalars, .nfc) : scalars
         #expect(
-          Array(tok.decode(ids).unicodeScalars) == Array(expected.unicodeScalars),
-          "\(Fixtures.show(text))")
+          tok.decode(ids).unicodeScalars.map(\.value) == expected, "\(Fixtures.show(text))")
       }
     }
   }
@@ -125,5 +127,18 @@ import Testing
     let long = String(repeating: "x", count: 100_000) + String(repeating: " ", count: 50_000) + "y"
     let ids = try tok.encode(long, addSpecialTokens: false)
     #expect(tok.decode(ids) == long)
+  }
+}
+
+/// SplitMix64, for reproducible random inputs.
+struct SeededGenerator: RandomNumberGenerator {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
   }
 }
