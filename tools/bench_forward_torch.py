@@ -4,14 +4,15 @@
     python tools/bench_forward_torch.py [--batch 4] [--seq-len 512] [--precision f32|bf16]
 
 Prints one JSON object with tokens_per_second, for comparison with `streamline bench forward`
-on the same machine and shape (TinyLlama-1.1B's by default), every hidden state kept.
+on the same machine and shape (TinyLlama-1.1B's by default, or `--config` of any family),
+every hidden state kept.
 """
 import argparse
 import json
 import time
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
 
 TINYLLAMA = dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
                  num_attention_heads=32, num_key_value_heads=4, vocab_size=32000,
@@ -25,11 +26,14 @@ def main():
     parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     parser.add_argument("--config", help="a config.json giving the shape")
     args = parser.parse_args()
-    shape = json.load(open(args.config)) if args.config else TINYLLAMA
-    config = LlamaConfig(**{k: v for k, v in shape.items() if k in TINYLLAMA})
+    if args.config:  # any family transformers knows, by its model_type
+        shape = json.load(open(args.config))
+        config = AutoConfig.for_model(shape.pop("model_type", "llama"), **shape)
+    else:
+        config = LlamaConfig(**TINYLLAMA)
     dtype = torch.float32 if args.precision == "f32" else torch.bfloat16
     with torch.device("cpu"):
-        model = LlamaForCausalLM(config).to(dtype).eval()
+        model = AutoModelForCausalLM.from_config(config).to(dtype).eval()
     ids = torch.randint(0, config.vocab_size, (args.batch, args.seq_len))
     with torch.no_grad():
         model(ids[:1, :16], output_hidden_states=True)

@@ -5,9 +5,7 @@ Run from the repository root with torch, transformers and safetensors installed 
 tools/make_model_fixtures.py, whose checkpoints it reads); the outputs are committed under
 Tests/Fixtures/gradients and the Swift tests compare against them (CI never needs Python):
 
-    python tools/make_gradient_fixtures.py [--out Tests/Fixtures/gradients] [--only NAME ...]
-
-`--only` remakes just the files named (without `.safetensors`), leaving the others untouched.
+    python tools/make_gradient_fixtures.py [--out Tests/Fixtures/gradients]
 
 Files:
 
@@ -25,6 +23,8 @@ Files:
   each sequence's last row predicting nothing) on a random residual stream. Tensors: `x`,
   `targets` (I64, -1 = no prediction), `grad.input`, `grad.norm`, `grad.lm_head`. Metadata:
   `lengths`, `loss`, `count`. Gemma's head applies its final-logit soft-cap.
+- `head-VARIANT.safetensors`: a family's own head (OPT: final LayerNorm, project_out, lm_head)
+  + cross-entropy as `lm-`, with `grad.input` only.
 - `optimizer.safetensors`: AdamW (torch.optim.AdamW) with clip_grad_norm_ and transformers'
   get_cosine_with_min_lr_schedule_with_warmup over a few steps. Tensors: `param.I` initial,
   `grad.S.I` gradient of step S before clipping, `after.S.I` parameter after step S,
@@ -46,10 +46,11 @@ from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmu
 
 LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope"]
 LM_VARIANTS = ["llama-gqa", "llama-tied"]
-LENGTHS = [7, 12]
-# One case runs past attention's 128-row query blocks.
-LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
-LAYER = 1
+# Families after the Llama ones, so those keep their seeds. Phi-3's longrope lengths sit on
+# both sides of its original_max_position_embeddings (8).
+LAYER_VARIANTS += ["opt-pre", "opt-post", "opt-plain", "phi3-partial", "phi3-longrope"]
+# OPT's head (final LayerNorm, project_out, lm_head): input gradient only.
+HEAD_VARIANTS = ["opt-pre", "opt-post"]
 # (file name, variant, layer, lengths): Gemma's sliding layer (0) and full layer (1), within the
 # window of 8 and past it.
 GEMMA_LAYER_CASES = [
@@ -61,6 +62,10 @@ GEMMA_LAYER_CASES = [
     ("gemma2-sliding-long", "gemma2", 0, [7, 12, 133]),
 ]
 GEMMA_LM_VARIANTS = ["gemma2", "gemma3-text"]
+LENGTHS = [7, 12]
+# One case runs past attention's 128-row query blocks.
+LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
+LAYER = 1
 
 
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
@@ -105,8 +110,9 @@ def sliding_mask(t, window):
 def layer_case(models, variant, seed, index=LAYER, lengths=None):
     lengths = lengths or LAYER_LENGTHS.get(variant, LENGTHS)
     model = load(models, variant)
-    layer = model.model.layers[index]
-    layer_type = getattr(model.config, "layer_types", [None] * (index + 1))[index]
+    opt = hasattr(model.model, "decoder")
+    layer = (model.model.decoder.layers if opt else model.model.layers)[index]
+    layer_type = (getattr(model.config, "layer_types", None) or [None] * (index + 1))[index]
     window = model.config.sliding_window if layer_type == "sliding_attention" else None
     c = model.config.hidden_size
     g = torch.Generator().manual_seed(seed)
@@ -119,13 +125,16 @@ def layer_case(models, variant, seed, index=LAYER, lengths=None):
     for t in lengths:
         xs = x[start:start + t][None]
         positions = torch.arange(t)[None]
-        if model.config.model_type == "gemma3_text":
-            cos, sin = model.model.rotary_emb(xs, positions, layer_type)
+        if opt:  # no rotary: positions were added at embedding time
+            out = layer(xs, attention_mask=causal_mask(t))
         else:
-            cos, sin = model.model.rotary_emb(xs, positions)
-        mask = sliding_mask(t, window) if window else causal_mask(t)
-        out = layer(xs, attention_mask=mask, position_ids=positions,
-                    position_embeddings=(cos, sin))
+            if model.config.model_type == "gemma3_text":
+                cos, sin = model.model.rotary_emb(xs, positions, layer_type)
+            else:
+                cos, sin = model.model.rotary_emb(xs, positions)
+            mask = sliding_mask(t, window) if window else causal_mask(t)
+            out = layer(xs, attention_mask=mask, position_ids=positions,
+                        position_embeddings=(cos, sin))
         out = out[0] if isinstance(out, tuple) else out
         outputs.append(out[0])
         start += t
@@ -162,6 +171,33 @@ def lm_case(models, variant, seed):
     tensors = {"x": x.detach().float(), "targets": targets.to(torch.int64),
                "grad.input": x.grad.float(), "grad.norm": model.model.norm.weight.grad.float(),
                "grad.lm_head": model.lm_head.weight.grad.float()}
+    meta = {"lengths": ",".join(map(str, LENGTHS)), "loss": repr(loss.item()),
+            "count": str(int((targets >= 0).sum()))}
+    return {k: t.contiguous() for k, t in tensors.items()}, meta
+
+
+def head_case(models, variant, seed):
+    model = load(models, variant)
+    decoder = model.model.decoder
+    c = model.config.hidden_size
+    v = model.config.vocab_size
+    g = torch.Generator().manual_seed(seed)
+    rows = sum(LENGTHS)
+    x = torch.randn(rows, c, generator=g, dtype=torch.float64).requires_grad_(True)
+    targets = torch.randint(0, v, (rows,), generator=g)
+    start = 0
+    for t in LENGTHS:
+        targets[start + t - 1] = -1
+        start += t
+    h = x
+    if decoder.final_layer_norm is not None:
+        h = decoder.final_layer_norm(h)
+    if decoder.project_out is not None:
+        h = decoder.project_out(h)
+    loss = F.cross_entropy(model.lm_head(h), targets, ignore_index=-1)
+    loss.backward()
+    tensors = {"x": x.detach().float(), "targets": targets.to(torch.int64),
+               "grad.input": x.grad.float()}
     meta = {"lengths": ",".join(map(str, LENGTHS)), "loss": repr(loss.item()),
             "count": str(int((targets >= 0).sum()))}
     return {k: t.contiguous() for k, t in tensors.items()}, meta
@@ -211,10 +247,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="Tests/Fixtures/models")
     parser.add_argument("--out", default="Tests/Fixtures/gradients")
-    parser.add_argument("--only", nargs="*", help="files to make, without .safetensors")
+    parser.add_argument("--only", nargs="*",
+                        help="variants to remake (default: all); Gemma's by file name "
+                             "without .safetensors (layer-gemma3-sliding, lm-gemma2)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    wanted = lambda name: not args.only or name in args.only
+    wanted = lambda variant: not args.only or variant in args.only
     for seed, (name, variant, index, lengths) in enumerate(GEMMA_LAYER_CASES):
         if wanted(f"layer-{name}"):
             tensors, meta = layer_case(args.models, variant, 400 + seed, index, lengths)
@@ -225,12 +263,20 @@ def main():
             tensors, meta = lm_case(args.models, variant, 500 + seed)
             save_file(tensors, os.path.join(args.out, f"lm-{variant}.safetensors"), metadata=meta)
             print("lm", variant, meta["loss"])
-    if args.only:
-        return
     for seed, variant in enumerate(LAYER_VARIANTS):
+        if not wanted(variant):
+            continue
         tensors, meta = layer_case(args.models, variant, 100 + seed)
         save_file(tensors, os.path.join(args.out, f"layer-{variant}.safetensors"), metadata=meta)
         print("layer", variant, meta["loss"])
+    for seed, variant in enumerate(HEAD_VARIANTS):
+        if not wanted(variant):
+            continue
+        tensors, meta = head_case(args.models, variant, 250 + seed)
+        save_file(tensors, os.path.join(args.out, f"head-{variant}.safetensors"), metadata=meta)
+        print("head", variant, meta["loss"])
+    if args.only:
+        return
     for seed, variant in enumerate(LM_VARIANTS):
         tensors, meta = lm_case(args.models, variant, 200 + seed)
         save_file(tensors, os.path.join(args.out, f"lm-{variant}.safetensors"), metadata=meta)

@@ -1,13 +1,11 @@
 #!/usr/bin/env python3
-"""Make tiny random checkpoints (Llama family, Gemma 2 and 3) and their reference outputs with
-`transformers`.
+"""Make tiny random checkpoints (Llama family, OPT, Phi-3, Gemma 2 and 3) and their reference outputs
+with `transformers`.
 
 Run once with torch, transformers and safetensors installed; the outputs are committed under
 Tests/Fixtures/models and the Swift tests compare against them (CI never needs Python):
 
-    python tools/make_model_fixtures.py [--out Tests/Fixtures/models] [--only VARIANT ...]
-
-`--only` remakes just the variants named (new ones), leaving the committed others untouched.
+    python tools/make_model_fixtures.py [--out Tests/Fixtures/models]
 
 Each variant folder is a normal Hugging Face checkpoint plus `reference.safetensors` holding, for
 each test sequence s: `tokens.s` (I64), `logits.s` [T, V] and `hidden.s.i` [T, C] for i = 0..L,
@@ -15,6 +13,7 @@ where hidden.s.0 is the embeddings and hidden.s.i the residual stream after laye
 final norm (Hugging Face's last `output_hidden_states` entry has the norm applied, so the last one
 is taken with a hook instead). Metadata records each sequence's mean next-token NLL in nats.
 Reference computation is always Float32, also for the BF16 checkpoints (their weights widen exactly).
+`--only NAME ...` remakes just those variants (the others' bytes stay as committed).
 
 The Gemma variants have a sliding window of 8 tokens and sequences of 5 and 8 tokens (inside the
 window), then 11, 17 and 140 (past it; 140 also crosses attention's 128-row query blocks).
@@ -27,7 +26,7 @@ import shutil
 import torch
 from safetensors.torch import save_file
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig,
-                          MistralConfig, Qwen2Config)
+                          MistralConfig, OPTConfig, Phi3Config, Qwen2Config)
 
 SEQUENCES = [
     [1, 17, 42, 99, 5, 63, 64, 2, 100, 7, 11],
@@ -55,6 +54,38 @@ VARIANTS = {
     "llama-sharded": (LlamaConfig, dict(COMMON), torch.float32, "40KB"),
 }
 
+OPT_COMMON = dict(hidden_size=32, ffn_dim=64, num_hidden_layers=4, num_attention_heads=4,
+                  vocab_size=128, max_position_embeddings=64, pad_token_id=1, bos_token_id=2,
+                  eos_token_id=2)
+PHI3_COMMON = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
+                   num_key_value_heads=1, vocab_size=128, rms_norm_eps=1e-5, pad_token_id=0,
+                   bos_token_id=1, eos_token_id=2)
+# Appended after the Llama family so each variant keeps its seed (its position here).
+VARIANTS.update({
+    "opt-pre": (OPTConfig, dict(OPT_COMMON), torch.float32, None),
+    # opt-350m's layout: post-norm, no final norm, narrower embeddings projected in and out.
+    "opt-post": (OPTConfig, dict(OPT_COMMON, do_layer_norm_before=False, word_embed_proj_dim=16),
+                 torch.float32, None),
+    "opt-bf16": (OPTConfig, dict(OPT_COMMON), torch.bfloat16, None),
+    "opt-plain": (OPTConfig, dict(OPT_COMMON, enable_bias=False, layer_norm_elementwise_affine=False,
+                                  tie_word_embeddings=False), torch.float32, None),
+    # Half of each 16-wide head rotates; a window longer than every test sequence.
+    "phi3-partial": (Phi3Config, dict(PHI3_COMMON, max_position_embeddings=256,
+                                      original_max_position_embeddings=256, sliding_window=64,
+                                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                       "partial_rotary_factor": 0.5}),
+                     torch.float32, None),
+    # LongRoPE over 12 of 16 features a head, pretrained on 8 positions, extended to 32: the
+    # 5-token sequence uses the short factors, the 11- and 17-token ones the long factors.
+    "phi3-longrope": (Phi3Config, dict(PHI3_COMMON, max_position_embeddings=32,
+                                       original_max_position_embeddings=8, rope_parameters={
+                                           "rope_type": "longrope", "rope_theta": 10000.0,
+                                           "partial_rotary_factor": 0.75,
+                                           "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5],
+                                           "long_factor": [1.0, 1.5, 2.5, 4.0, 6.0, 9.0]}),
+                      torch.float32, None),
+})
+
 # Gemma: head_dim × heads ≠ hidden, query_pre_attn_scalar ≠ head_dim, a window of 8.
 GEMMA = dict(COMMON, head_dim=16, rms_norm_eps=1e-6, sliding_window=8, query_pre_attn_scalar=24)
 GEMMA3 = dict(GEMMA, layer_types=["sliding_attention", "full_attention", "sliding_attention",
@@ -70,6 +101,9 @@ VARIANTS.update({
     "gemma2": (Gemma2Config, dict(GEMMA, attn_logit_softcapping=2.0, final_logit_softcapping=4.0),
                torch.float32, None),
 })
+# A variant's seed is its position in VARIANTS, except these (made on a branch where they came
+# right after the Llama family), so the committed bytes stay reproducible.
+SEEDS = {"gemma3-text": 8, "gemma3-bf16": 9, "gemma2": 10}
 
 GEMMA_SEQUENCES = [
     SEQUENCES[1],
@@ -89,7 +123,9 @@ def randomize(model, seed):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "norm" in name:
+            if "norm" in name and name.endswith("bias"):  # OPT's LayerNorm (Llama has none)
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            elif "norm" in name:
                 p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
             elif name.endswith("bias"):
                 p.copy_(0.2 * torch.randn(p.shape, generator=g))
@@ -99,7 +135,8 @@ def randomize(model, seed):
 
 def reference(model, tokens):
     raw_last = {}
-    last = model.model.layers[-1]
+    layers = model.model.decoder.layers if hasattr(model.model, "decoder") else model.model.layers
+    last = layers[-1]
     hook = last.register_forward_hook(
         lambda mod, inp, out: raw_last.__setitem__("h", out[0] if isinstance(out, tuple) else out))
     ids = torch.tensor([tokens])
@@ -113,7 +150,7 @@ def reference(model, tokens):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="Tests/Fixtures/models")
-    parser.add_argument("--only", nargs="*", help="variants to make (default: all)")
+    parser.add_argument("--only", nargs="*", help="variants to remake (default: all)")
     args = parser.parse_args()
     torch.manual_seed(0)
     for seed, (name, (config_class, kwargs, dtype, shard)) in enumerate(VARIANTS.items()):
@@ -122,7 +159,7 @@ def main():
         config = config_class(**kwargs)
         config._attn_implementation = "eager"
         model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
-        randomize(model, seed)
+        randomize(model, SEEDS.get(name, seed))
         folder = os.path.join(args.out, name)
         shutil.rmtree(folder, ignore_errors=True)
         model.to(dtype)

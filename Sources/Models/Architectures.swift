@@ -18,6 +18,8 @@ public enum Architectures {
     "gemma3_text": Gemma.gemma3,
     "llama": Llama.config,
     "mistral": Mistral.config,
+    "opt": OPT.config,
+    "phi3": Phi3.config,
     "qwen2": Qwen2.config,
   ]
 

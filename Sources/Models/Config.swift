@@ -56,6 +56,9 @@ public struct RawConfig: Decodable {
     public var highFreqFactor: Double?
     public var originalMaxPositionEmbeddings: Double?
     public var partialRotaryFactor: Double?
+    public var shortFactor: [Double]?
+    public var longFactor: [Double]?
+    public var attentionFactor: Double?
 
     enum CodingKeys: String, CodingKey {
       case ropeType = "rope_type"
@@ -66,6 +69,9 @@ public struct RawConfig: Decodable {
       case highFreqFactor = "high_freq_factor"
       case originalMaxPositionEmbeddings = "original_max_position_embeddings"
       case partialRotaryFactor = "partial_rotary_factor"
+      case shortFactor = "short_factor"
+      case longFactor = "long_factor"
+      case attentionFactor = "attention_factor"
     }
   }
 

@@ -154,3 +154,15 @@ public protocol MLPOutputFolding: DecoderLayer {
     _ x: UnsafeMutablePointer<Float>, batch: Batch, context: LayerContext,
     beforeMLP: UnsafeMutablePointer<Float>)
 }
+
+/// The capabilities a layer may lack, for `MissingCapabilityExplaining`.
+public enum LayerCapability: Sendable {
+  case attentionSwitching, mlpOutputFolding
+}
+
+/// A layer that says, in words for the user, why it lacks a capability (a post-norm layer
+/// normalises what attention or the MLP adds). Generic code refusing a replacement puts the
+/// reason in its message; nil means no particular reason is known.
+public protocol MissingCapabilityExplaining: DecoderLayer {
+  func whyLacking(_ capability: LayerCapability) -> String?
+}

@@ -318,8 +318,11 @@ public enum Compression {
       var trainable: [Int]?
       if replacement == .ffn {
         guard let switching = layer as? any AttentionSwitching else {
+          let why =
+            (layer as? any MissingCapabilityExplaining)?.whyLacking(.attentionSwitching)
+            ?? "which \(config.modelType) layers cannot"
           throw StreamlineError.badRequest(
-            "--replace ffn needs a layer whose attention can be switched off, which \(config.modelType) layers cannot; use --replace layer"
+            "--replace ffn needs a layer whose attention can be switched off: \(why); use --replace layer"
           )
         }
         // Attention off: the layer becomes x + MLP(x), and only the MLP trains.
@@ -361,12 +364,13 @@ public enum Compression {
     end: Int, options: TrainingOptions, analysis: Analysis?
   ) throws -> CompressionPlan {
     let c = config.hiddenSize
-    guard
-      let before = try config.loadLayer(start - 1, from: folder, precision: .f32)
-        as? any MLPOutputFolding
-    else {
+    let loaded = try config.loadLayer(start - 1, from: folder, precision: .f32)
+    guard let before = loaded as? any MLPOutputFolding else {
+      let why =
+        (loaded as? any MissingCapabilityExplaining)?.whyLacking(.mlpOutputFolding)
+        ?? "\(config.modelType) layers do not add it straight into the residual stream"
       throw StreamlineError.badRequest(
-        "--replace linear folds a map into the MLP output projection of the layer before the block, which \(config.modelType) layers do not add straight into the residual stream; use --replace layer or none"
+        "--replace linear folds a map into the MLP output projection of the layer before the block: \(why); use --replace layer or none"
       )
     }
     let (trainSet, validationSet) = try ReplacementTrainer.split(

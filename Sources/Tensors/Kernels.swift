@@ -39,6 +39,74 @@ public enum Kernels {
     return 1 / (sum / Float(columns) + eps).squareRoot()
   }
 
+  /// `out[r] = (x[r] − mean) / sqrt(var + eps) · weight + bias` (biased variance), as
+  /// `torch.nn.LayerNorm` computes it: `(x·s − mean·s)·weight + bias` with `s` the inverse
+  /// standard deviation. `weight` and `bias` may be nil (`elementwise_affine=False`).
+  public static func layerNorm(
+    _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?,
+    eps: Float, out: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(columns, 1))) { range in
+      for r in range {
+        let row = x + r * columns
+        let dst = out + r * columns
+        let (mean, scale) = layerNormMoments(row, columns: columns, eps: eps)
+        let shift = -mean * scale
+        switch (weight, bias) {
+        case (let weight?, let bias?):
+          for c in 0..<columns { dst[c] = (row[c] * scale + shift) * weight[c] + bias[c] }
+        case (let weight?, nil):
+          for c in 0..<columns { dst[c] = (row[c] * scale + shift) * weight[c] }
+        case (nil, let bias?):
+          for c in 0..<columns { dst[c] = row[c] * scale + shift + bias[c] }
+        case (nil, nil):
+          for c in 0..<columns { dst[c] = row[c] * scale + shift }
+        }
+      }
+    }
+  }
+
+  /// The mean and inverse standard deviation `1 / sqrt(var + eps)` of one row (two passes, in
+  /// Float32 vectors as PyTorch's CPU kernel sums; shared with the backward).
+  @inline(__always)
+  static func layerNormMoments(_ row: UnsafePointer<Float>, columns: Int, eps: Float)
+    -> (mean: Float, scale: Float)
+  {
+    var sums = VectorMath.Vector()
+    var c = 0
+    while c + 8 <= columns {
+      sums += UnsafeRawPointer(row + c).loadUnaligned(as: VectorMath.Vector.self)
+      c += 8
+    }
+    var sum = sums.sum()
+    while c < columns {
+      sum += row[c]
+      c += 1
+    }
+    let mean = sum / Float(columns)
+    var squares = VectorMath.Vector()
+    c = 0
+    while c + 8 <= columns {
+      let d = UnsafeRawPointer(row + c).loadUnaligned(as: VectorMath.Vector.self) - mean
+      squares += d * d
+      c += 8
+    }
+    var square = squares.sum()
+    while c < columns {
+      square += (row[c] - mean) * (row[c] - mean)
+      c += 1
+    }
+    let variance = square / Float(columns)
+    return (mean, 1 / (max(variance, 0) + eps).squareRoot())
+  }
+
+  /// `x = max(x, 0)` in place over `count` values.
+  public static func relu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.chunks(count, grain: 16384) { range in
+      for i in range where !(x[i] > 0) { x[i] = 0 }
+    }
+  }
+
   /// `out[r, c] = silu(gate[r, c]) · up[r, c]` where gate and up are the two halves of each row
   /// of a fused `[rows, 2 · width]` buffer.
   public static func siluGate(

@@ -43,6 +43,60 @@ extension Kernels {
     }
   }
 
+  /// Backward of `layerNorm`: with `x̂ = (x − mean)·s` and `g = dOut · weight`,
+  ///
+  ///     dx      += s · (g − mean(g) − x̂ · mean(g · x̂))
+  ///     dWeight += Σ_rows dOut · x̂,   dBias += Σ_rows dOut
+  ///
+  /// The moments are recomputed from x. Any of `dx`, `dWeight`, `dBias` may be nil; `weight`
+  /// nil means no affine parameters.
+  public static func layerNormBackward(
+    _ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>?,
+    eps: Float, dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+    dBias: UnsafeMutablePointer<Float>?, rows: Int, columns: Int
+  ) {
+    if let dBias { addBiasBackward(dOut, dBias: dBias, rows: rows, columns: columns) }
+    columnSums(rows: rows, columns: columns, into: dWeight) { range, partial in
+      let normed = UnsafeMutablePointer<Float>.allocate(capacity: columns)  // [C] x̂
+      defer { normed.deallocate() }
+      for r in range {
+        let row = x + r * columns  // [C]
+        let d = dOut + r * columns  // [C]
+        let (mean, scale) = layerNormMoments(row, columns: columns, eps: eps)
+        for c in 0..<columns { normed[c] = (row[c] - mean) * scale }
+        if let dx {
+          let dst = dx + r * columns  // [C]
+          var sumG: Float = 0
+          var sumGX: Float = 0
+          for c in 0..<columns {
+            let g = d[c] * (weight?[c] ?? 1)
+            sumG += g
+            sumGX += g * normed[c]
+          }
+          let meanG = sumG / Float(columns)
+          let meanGX = sumGX / Float(columns)
+          for c in 0..<columns {
+            let g = d[c] * (weight?[c] ?? 1)
+            dst[c] += scale * (g - meanG - normed[c] * meanGX)
+          }
+        }
+        if let partial {
+          for c in 0..<columns { partial[c] += d[c] * normed[c] }
+        }
+      }
+    }
+  }
+
+  /// Backward of `relu`, from its output `y`: `dx += dOut` where `y > 0`.
+  public static func reluBackward(
+    _ dOut: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+    dx: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    Parallel.chunks(count, grain: 16384) { range in
+      for i in range where y[i] > 0 { dx[i] += dOut[i] }
+    }
+  }
+
   /// Backward of `siluGate`: `a = silu(g) · u` with `silu(g) = g·σ(g)`, so
   ///
   ///     dg += da · u · σ(g) · (1 + g · (1 − σ(g)))

@@ -34,7 +34,9 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     let text = message { _ = try DecoderModel(url: folder) }
     #expect(text?.contains("gpt_neox") == true)
-    #expect(text?.contains("llama, mistral, qwen2") == true)
+    for family in ["llama", "mistral", "opt", "phi3", "qwen2"] {
+      #expect(text?.contains(family) == true, "\(family) is not listed")
+    }
     #expect(text?.contains("config.json") == true)
   }
 

@@ -10,7 +10,8 @@ enum Fixtures {
 
   static let variants = [
     "llama-gqa", "llama-tied", "llama3-rope", "llama-linear-bias", "mistral", "qwen2-bias",
-    "llama-bf16", "llama-sharded",
+    "llama-bf16", "llama-sharded", "opt-pre", "opt-post", "opt-bf16", "opt-plain", "phi3-partial",
+    "phi3-longrope",
   ]
 
   static func model(_ name: String) -> URL { models.appendingPathComponent(name) }
