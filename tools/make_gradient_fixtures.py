@@ -16,9 +16,7 @@ Files:
   `grad.NAME` for every parameter under its Hugging Face name relative to the layer (e.g.
   `grad.self_attn.q_proj.weight`). Loss = mean squared error over all rows and channels
   (`F.mse_loss`). Metadata: `layer`, `lengths` ("7,12"; llama-gqa adds a sequence longer than
-  attention's 128-row query blocks), `loss`. The Gemma cases are named by layer type
-  (`layer-gemma3-sliding`, `layer-gemma3-full`, ...), take the RoPE of that type and, on a
-  sliding layer, the sliding-window mask; `-long` cases have sequences past the window.
+  attention's 128-row query blocks), `loss`.
 - `lm-VARIANT.safetensors`: final norm + lm_head + cross-entropy (mean over predicted tokens,
   each sequence's last row predicting nothing) on a random residual stream. Tensors: `x`,
   `targets` (I64, -1 = no prediction), `grad.input`, `grad.norm`, `grad.lm_head`. Metadata:
@@ -44,15 +42,18 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup
 
-LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope"]
+LAYER_VARIANTS = ["llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope",
+                  "qwen3", "qwen3-sliding", "mistral-window"]
 LM_VARIANTS = ["llama-gqa", "llama-tied"]
-# Families after the Llama ones, so those keep their seeds. Phi-3's longrope lengths sit on
+# Families after the Llama ones, so those keep their seeds (OPT and Phi-3 were made when they
+# followed llama3-rope directly: SEEDS keeps the seeds of their committed fixtures). Phi-3's longrope lengths sit on
 # both sides of its original_max_position_embeddings (8).
 LAYER_VARIANTS += ["opt-pre", "opt-post", "opt-plain", "phi3-partial", "phi3-longrope"]
+SEEDS = {name: 105 + i for i, name in enumerate(LAYER_VARIANTS[-5:])}
 # OPT's head (final LayerNorm, project_out, lm_head): input gradient only.
 HEAD_VARIANTS = ["opt-pre", "opt-post"]
 # (file name, variant, layer, lengths): Gemma's sliding layer (0) and full layer (1), within the
-# window of 8 and past it.
+# window of 8 and past it (`-long`), each with the RoPE of its layer type.
 GEMMA_LAYER_CASES = [
     ("gemma3-sliding", "gemma3-text", 0, [5, 8]),
     ("gemma3-full", "gemma3-text", 1, [7, 12]),
@@ -64,8 +65,12 @@ GEMMA_LAYER_CASES = [
 GEMMA_LM_VARIANTS = ["gemma2", "gemma3-text"]
 LENGTHS = [7, 12]
 # One case runs past attention's 128-row query blocks.
-LAYER_LENGTHS = {"llama-gqa": [7, 12, 133]}
+LAYER_LENGTHS = {"llama-gqa": [7, 12, 133], "qwen3-sliding": [7, 12, 133],
+                 "mistral-window": [7, 12, 133]}
 LAYER = 1
+# The layer to differentiate where layer 1 is not the interesting one (qwen3-sliding's first
+# sliding layer is 2).
+LAYERS = {"qwen3-sliding": 2}
 
 
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
@@ -96,24 +101,35 @@ def load(models, variant):
     return model
 
 
-def causal_mask(t):
-    return torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)[None, None]
+def causal_mask(t, window=None):
+    """Additive mask: a query at i sees keys j <= i, and with a window only i - j < window
+    (transformers' sliding_window_overlay)."""
+    i = torch.arange(t)[:, None]
+    j = torch.arange(t)[None, :]
+    keep = j <= i
+    if window is not None:
+        keep &= (i - j) < window
+    mask = torch.zeros((t, t), dtype=torch.float64).masked_fill(~keep, float("-inf"))
+    return mask[None, None]
 
 
-def sliding_mask(t, window):
-    """The causal mask that also hides keys `window` or more positions back."""
-    i = torch.arange(t)
-    hidden = (i[None, :] > i[:, None]) | (i[None, :] <= i[:, None] - window)
-    return torch.zeros(t, t, dtype=torch.float64).masked_fill(hidden, float("-inf"))[None, None]
+def layer_window(config, index):
+    """The sliding window of layer `index`, as the family's transformers model applies it."""
+    if config.model_type == "mistral":
+        return config.sliding_window
+    types = getattr(config, "layer_types", None)
+    if types is not None and types[index] == "sliding_attention":
+        return config.sliding_window
+    return None
 
 
-def layer_case(models, variant, seed, index=LAYER, lengths=None):
+def layer_case(models, variant, seed, index=None, lengths=None):
     lengths = lengths or LAYER_LENGTHS.get(variant, LENGTHS)
     model = load(models, variant)
     opt = hasattr(model.model, "decoder")
+    index = LAYERS.get(variant, LAYER) if index is None else index
     layer = (model.model.decoder.layers if opt else model.model.layers)[index]
-    layer_type = (getattr(model.config, "layer_types", None) or [None] * (index + 1))[index]
-    window = model.config.sliding_window if layer_type == "sliding_attention" else None
+    window = None if opt else layer_window(model.config, index)
     c = model.config.hidden_size
     g = torch.Generator().manual_seed(seed)
     rows = sum(lengths)
@@ -126,14 +142,13 @@ def layer_case(models, variant, seed, index=LAYER, lengths=None):
         xs = x[start:start + t][None]
         positions = torch.arange(t)[None]
         if opt:  # no rotary: positions were added at embedding time
-            out = layer(xs, attention_mask=causal_mask(t))
+            out = layer(xs, attention_mask=causal_mask(t, window))
         else:
-            if model.config.model_type == "gemma3_text":
-                cos, sin = model.model.rotary_emb(xs, positions, layer_type)
+            if model.config.model_type == "gemma3_text":  # a RoPE per layer type
+                cos, sin = model.model.rotary_emb(xs, positions, model.config.layer_types[index])
             else:
                 cos, sin = model.model.rotary_emb(xs, positions)
-            mask = sliding_mask(t, window) if window else causal_mask(t)
-            out = layer(xs, attention_mask=mask, position_ids=positions,
+            out = layer(xs, attention_mask=causal_mask(t, window), position_ids=positions,
                         position_embeddings=(cos, sin))
         out = out[0] if isinstance(out, tuple) else out
         outputs.append(out[0])
@@ -247,9 +262,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="Tests/Fixtures/models")
     parser.add_argument("--out", default="Tests/Fixtures/gradients")
-    parser.add_argument("--only", nargs="*",
-                        help="variants to remake (default: all); Gemma's by file name "
-                             "without .safetensors (layer-gemma3-sliding, lm-gemma2)")
+    parser.add_argument("--only", nargs="*", help="variants to remake (default: all)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     wanted = lambda variant: not args.only or variant in args.only
@@ -266,7 +279,7 @@ def main():
     for seed, variant in enumerate(LAYER_VARIANTS):
         if not wanted(variant):
             continue
-        tensors, meta = layer_case(args.models, variant, 100 + seed)
+        tensors, meta = layer_case(args.models, variant, SEEDS.get(variant, 100 + seed))
         save_file(tensors, os.path.join(args.out, f"layer-{variant}.safetensors"), metadata=meta)
         print("layer", variant, meta["loss"])
     for seed, variant in enumerate(HEAD_VARIANTS):

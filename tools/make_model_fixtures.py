@@ -1,6 +1,5 @@
 #!/usr/bin/env python3
-"""Make tiny random checkpoints (Llama family, OPT, Phi-3, Gemma 2 and 3) and their reference outputs
-with `transformers`.
+"""Make tiny random checkpoints (Llama family, OPT, Phi-3, Gemma 2 and 3) and their reference outputs with `transformers`.
 
 Run once with torch, transformers and safetensors installed; the outputs are committed under
 Tests/Fixtures/models and the Swift tests compare against them (CI never needs Python):
@@ -12,11 +11,8 @@ each test sequence s: `tokens.s` (I64), `logits.s` [T, V] and `hidden.s.i` [T, C
 where hidden.s.0 is the embeddings and hidden.s.i the residual stream after layer i *before* the
 final norm (Hugging Face's last `output_hidden_states` entry has the norm applied, so the last one
 is taken with a hook instead). Metadata records each sequence's mean next-token NLL in nats.
-Reference computation is always Float32, also for the BF16 checkpoints (their weights widen exactly).
+Reference computation is always Float32, also for the BF16 checkpoint (its weights widen exactly).
 `--only NAME ...` remakes just those variants (the others' bytes stay as committed).
-
-The Gemma variants have a sliding window of 8 tokens and sequences of 5 and 8 tokens (inside the
-window), then 11, 17 and 140 (past it; 140 also crosses attention's 128-row query blocks).
 """
 import argparse
 import json
@@ -26,7 +22,7 @@ import shutil
 import torch
 from safetensors.torch import save_file
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig,
-                          MistralConfig, OPTConfig, Phi3Config, Qwen2Config)
+                          MistralConfig, OPTConfig, Phi3Config, Qwen2Config, Qwen3Config)
 
 SEQUENCES = [
     [1, 17, 42, 99, 5, 63, 64, 2, 100, 7, 11],
@@ -52,6 +48,20 @@ VARIANTS = {
     "qwen2-bias": (Qwen2Config, dict(COMMON, rope_theta=1000000.0), torch.float32, None),
     "llama-bf16": (LlamaConfig, dict(COMMON), torch.bfloat16, None),
     "llama-sharded": (LlamaConfig, dict(COMMON), torch.float32, "40KB"),
+    # Qwen3: q width (4 heads of 16) differs from hidden_size; per-head q/k norms.
+    "qwen3": (Qwen3Config, dict(COMMON, head_dim=16), torch.float32, None),
+    "qwen3-tied": (Qwen3Config, dict(COMMON, head_dim=8, tie_word_embeddings=True,
+                   attention_bias=True, num_key_value_heads=1), torch.float32, None),
+    # Layers 2 and 3 slide over 5 tokens (max_window_layers), shorter than the test sequences.
+    "qwen3-sliding": (Qwen3Config, dict(COMMON, head_dim=16, use_sliding_window=True,
+                      sliding_window=5, max_window_layers=2), torch.float32, None),
+    "qwen3-bf16": (Qwen3Config, dict(COMMON, head_dim=16), torch.bfloat16, None),
+    # Windows shorter than the test sequences on every layer (Mistral) or on the layers
+    # layer_types names (Qwen2).
+    "mistral-window": (MistralConfig, dict(COMMON, sliding_window=6), torch.float32, None),
+    "qwen2-window": (Qwen2Config, dict(COMMON, use_sliding_window=True, sliding_window=4,
+                     layer_types=["full_attention", "sliding_attention", "sliding_attention",
+                                  "full_attention"]), torch.float32, None),
 }
 
 OPT_COMMON = dict(hidden_size=32, ffn_dim=64, num_hidden_layers=4, num_attention_heads=4,
@@ -60,7 +70,8 @@ OPT_COMMON = dict(hidden_size=32, ffn_dim=64, num_hidden_layers=4, num_attention
 PHI3_COMMON = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
                    num_key_value_heads=1, vocab_size=128, rms_norm_eps=1e-5, pad_token_id=0,
                    bos_token_id=1, eos_token_id=2)
-# Appended after the Llama family so each variant keeps its seed (its position here).
+# Appended after the Llama family. OPT and Phi-3 were made when they followed llama-sharded
+# directly, so SEEDS keeps the seeds their committed fixtures were made with (8 onwards).
 VARIANTS.update({
     "opt-pre": (OPTConfig, dict(OPT_COMMON), torch.float32, None),
     # opt-350m's layout: post-norm, no final norm, narrower embeddings projected in and out.
@@ -85,6 +96,13 @@ VARIANTS.update({
                                            "long_factor": [1.0, 1.5, 2.5, 4.0, 6.0, 9.0]}),
                       torch.float32, None),
 })
+SEEDS = {name: 8 + i for i, name in enumerate(
+    ["opt-pre", "opt-post", "opt-bf16", "opt-plain", "phi3-partial", "phi3-longrope"])}
+# Windowed variants also run a sequence longer than attention's 128-row query blocks, so whole
+# key blocks fall outside the window.
+LONG = [(7 * i * i + 3 * i + 1) % 128 for i in range(150)]
+EXTRA_SEQUENCES = {name: [LONG] for name in [
+    "qwen3-sliding", "mistral-window", "qwen2-window", "phi3-partial"]}
 
 # Gemma: head_dim × heads ≠ hidden, query_pre_attn_scalar ≠ head_dim, a window of 8.
 GEMMA = dict(COMMON, head_dim=16, rms_norm_eps=1e-6, sliding_window=8, query_pre_attn_scalar=24)
@@ -101,10 +119,11 @@ VARIANTS.update({
     "gemma2": (Gemma2Config, dict(GEMMA, attn_logit_softcapping=2.0, final_logit_softcapping=4.0),
                torch.float32, None),
 })
-# A variant's seed is its position in VARIANTS, except these (made on a branch where they came
-# right after the Llama family), so the committed bytes stay reproducible.
-SEEDS = {"gemma3-text": 8, "gemma3-bf16": 9, "gemma2": 10}
+# Made on a branch where they came right after the Llama family.
+SEEDS.update({"gemma3-text": 8, "gemma3-bf16": 9, "gemma2": 10})
 
+# Gemma's own sequences: 5 and 8 tokens (inside the window of 8), then 11, 17 and 140 (past it;
+# 140 also crosses attention's 128-row query blocks).
 GEMMA_SEQUENCES = [
     SEQUENCES[1],
     [9, 31, 77, 102, 4, 60, 18, 125],
@@ -112,10 +131,6 @@ GEMMA_SEQUENCES = [
     SEQUENCES[2],
     [(37 * i + 11) % 128 for i in range(140)],
 ]
-
-
-def sequences(name):
-    return GEMMA_SEQUENCES if name.startswith("gemma") else SEQUENCES
 
 
 def randomize(model, seed):
@@ -150,12 +165,15 @@ def reference(model, tokens):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="Tests/Fixtures/models")
-    parser.add_argument("--only", nargs="*", help="variants to remake (default: all)")
+    parser.add_argument("--only", nargs="*", help="regenerate only these variants (safetensors' "
+                        "writer orders metadata differently each run, so others would change)")
     args = parser.parse_args()
     torch.manual_seed(0)
     for seed, (name, (config_class, kwargs, dtype, shard)) in enumerate(VARIANTS.items()):
         if args.only and name not in args.only:
             continue
+        sequences = (GEMMA_SEQUENCES if name.startswith("gemma")
+                     else SEQUENCES + EXTRA_SEQUENCES.get(name, []))
         config = config_class(**kwargs)
         config._attn_implementation = "eager"
         model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
@@ -170,7 +188,7 @@ def main():
                                                       attn_implementation="eager")
         loaded.eval()
         tensors, meta = {}, {}
-        for s, tokens in enumerate(sequences(name)):
+        for s, tokens in enumerate(sequences):
             logits, hidden, nll = reference(loaded, tokens)
             tensors[f"tokens.{s}"] = torch.tensor(tokens, dtype=torch.int64)
             tensors[f"logits.{s}"] = logits.contiguous()
@@ -180,7 +198,7 @@ def main():
         meta["parameters"] = str(sum(p.numel() for p in loaded.parameters()))
         save_file(tensors, os.path.join(folder, "reference.safetensors"), metadata=meta)
         with open(os.path.join(folder, "tokens.txt"), "w") as f:
-            for tokens in sequences(name):
+            for tokens in sequences:
                 f.write(" ".join(map(str, tokens)) + "\n")
         print(name, sorted(os.listdir(folder)), meta["parameters"])
 

@@ -15,15 +15,16 @@ extension Attention {
   /// continuations, sum several gradients: tasks go by (sequence with its continuations,
   /// key-value head), so no two threads write the same rows.
   ///
+  /// With `window`, each block's products cover only the keys in its window (see `BlockKeys`).
+  ///
   /// `qkv` is the forward's input `[rows, (H + 2·KV)·D]` (rotated queries and keys); `dOut` is
-  /// `[rows, H·D]`; gradients are *added* into `dQKV`, laid out like `qkv`. With `softcap`,
-  /// `S` is capped after scaling and dS goes back through the cap's tanh values.
+  /// `[rows, H·D]`; gradients are *added* into `dQKV`, laid out like `qkv`.
   public static func backward(
     qkv: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dQKV: UnsafeMutablePointer<Float>,
     batch: Batch, heads: Int, kvHeads: Int, headDim d: Int,
     scale: Float? = nil, window: Int? = nil, softcap: Float? = nil
   ) {
-    precondition(window == nil, "sliding windows are not implemented in attention yet")
+    precondition(window.map { $0 > 0 } ?? true, "an attention window must be positive")
     let stride = (heads + 2 * kvHeads) * d
     let outStride = heads * d
     let group = heads / kvHeads
@@ -74,58 +75,69 @@ extension Attention {
           while first < t {
             let last = min(t, first + queryBlock)
             let rows = last - first
-            let width = p + last
+            let keys = BlockKeys(prefix: p, first: first, last: last, window: window)
+            let width = keys.width
+            let (np, no) = (keys.prefixCount, keys.ownCount)
+            let pkb = pk + keys.prefixFrom * stride  // [np, D] the block's prefix keys
+            let pvb = pv + keys.prefixFrom * stride
+            let dpkb = dpk + keys.prefixFrom * stride
+            let dpvb = dpv + keys.prefixFrom * stride
+            let kb = k + keys.ownFrom * stride  // [no, D] the block's own keys
+            let vb = v + keys.ownFrom * stride
+            let dkb = dk + keys.ownFrom * stride
+            let dvb = dv + keys.ownFrom * stride
             let qb = q + first * stride  // [rows, D]
             let dqb = dq + first * stride  // [rows, D]
             let dOb = dO + first * outStride  // [rows, D]
             // P[rows, width], exactly as the forward computes it.
             probabilities(
-              q: q, k: k, prefixKeys: pk, prefix: p, first: first, last: last, stride: stride,
+              q: q, k: k, prefixKeys: pk, keys: keys, first: first, stride: stride,
               headDim: d, scale: scale, softcap: softcap, tanh: T, into: P)
-            // dP[rows, width] = dO · [prefix values; own values 0..<last]ᵀ
-            if p > 0 {
+            // dP[rows, width] = dO · [prefix values; own values]ᵀ over the block's keys
+            if np > 0 {
               MatMul.gemm(
-                transposeA: false, transposeB: true, m: rows, n: p, k: d, a: dOb,
-                lda: outStride, b: pv, ldb: stride, c: dP, ldc: width)
+                transposeA: false, transposeB: true, m: rows, n: np, k: d, a: dOb,
+                lda: outStride, b: pvb, ldb: stride, c: dP, ldc: width)
             }
             MatMul.gemm(
-              transposeA: false, transposeB: true, m: rows, n: last, k: d, a: dOb,
-              lda: outStride, b: v, ldb: stride, c: dP + p, ldc: width)
-            // [dpv; dv[0..<last]] += Pᵀ · dO
-            if p > 0 {
+              transposeA: false, transposeB: true, m: rows, n: no, k: d, a: dOb,
+              lda: outStride, b: vb, ldb: stride, c: dP + np, ldc: width)
+            // [dpv; dv] += Pᵀ · dO
+            if np > 0 {
               MatMul.gemm(
-                transposeA: true, transposeB: false, m: p, n: d, k: rows, a: P, lda: width,
-                b: dOb, ldb: outStride, beta: 1, c: dpv, ldc: stride)
+                transposeA: true, transposeB: false, m: np, n: d, k: rows, a: P, lda: width,
+                b: dOb, ldb: outStride, beta: 1, c: dpvb, ldc: stride)
             }
             MatMul.gemm(
-              transposeA: true, transposeB: false, m: last, n: d, k: rows, a: P + p, lda: width,
-              b: dOb, ldb: outStride, beta: 1, c: dv, ldc: stride)
+              transposeA: true, transposeB: false, m: no, n: d, k: rows, a: P + np, lda: width,
+              b: dOb, ldb: outStride, beta: 1, c: dvb, ldc: stride)
             // dS[rows, width] (raw scores), in place of dP.
-            Kernels.causalSoftmaxBackward(
-              dP, probabilities: P, rows: rows, columns: width, firstPosition: p + first,
-              scale: T == nil ? scale : 1)
+            softmaxBackward(
+              dP, probabilities: P, rows: rows, keys: keys, scale: T == nil ? scale : 1)
             if let T {
+              // Through the soft-cap (Gemma 2): dS · (1 − tanh²) · scale.
               Kernels.softcapBackward(
-                dP, tanh: T, rows: rows, columns: width, firstPosition: p + first, scale: scale)
+                dP, tanh: T, rows: rows, columns: keys.width,
+                firstPosition: keys.firstPosition - keys.start, scale: scale)
             }
-            // dq[first..<last] += dS · [prefix keys; own keys 0..<last]
-            if p > 0 {
+            // dq[first..<last] += dS · [prefix keys; own keys]
+            if np > 0 {
               MatMul.gemm(
-                transposeA: false, transposeB: false, m: rows, n: d, k: p, a: dP, lda: width,
-                b: pk, ldb: stride, beta: 1, c: dqb, ldc: stride)
+                transposeA: false, transposeB: false, m: rows, n: d, k: np, a: dP, lda: width,
+                b: pkb, ldb: stride, beta: 1, c: dqb, ldc: stride)
             }
             MatMul.gemm(
-              transposeA: false, transposeB: false, m: rows, n: d, k: last, a: dP + p,
-              lda: width, b: k, ldb: stride, beta: 1, c: dqb, ldc: stride)
-            // [dpk; dk[0..<last]] += dSᵀ · q[first..<last]
-            if p > 0 {
+              transposeA: false, transposeB: false, m: rows, n: d, k: no, a: dP + np,
+              lda: width, b: kb, ldb: stride, beta: 1, c: dqb, ldc: stride)
+            // [dpk; dk] += dSᵀ · q[first..<last]
+            if np > 0 {
               MatMul.gemm(
-                transposeA: true, transposeB: false, m: p, n: d, k: rows, a: dP, lda: width,
-                b: qb, ldb: stride, beta: 1, c: dpk, ldc: stride)
+                transposeA: true, transposeB: false, m: np, n: d, k: rows, a: dP, lda: width,
+                b: qb, ldb: stride, beta: 1, c: dpkb, ldc: stride)
             }
             MatMul.gemm(
-              transposeA: true, transposeB: false, m: last, n: d, k: rows, a: dP + p,
-              lda: width, b: qb, ldb: stride, beta: 1, c: dk, ldc: stride)
+              transposeA: true, transposeB: false, m: no, n: d, k: rows, a: dP + np,
+              lda: width, b: qb, ldb: stride, beta: 1, c: dkb, ldc: stride)
             first = last
           }
         }

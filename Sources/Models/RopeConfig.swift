@@ -42,6 +42,9 @@ extension Rope {
   ) throws {
     let parameters = raw.ropeParameters ?? raw.ropeScaling
     let theta = raw.ropeParameters?.ropeTheta ?? raw.ropeTheta ?? defaultTheta
+    guard theta.isFinite, theta > 0 else {
+      throw ModelError.invalidConfig(path: path, reason: "rope_theta must be a positive number")
+    }
     let partial = parameters?.partialRotaryFactor ?? family.partialRotaryFactor ?? 1
     var rotated = headDim
     if partial != 1 {

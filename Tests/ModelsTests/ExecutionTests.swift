@@ -45,9 +45,14 @@ import Testing
     }
   }
 
-  @Test(arguments: [1, 4096])
-  func sharedPrefixEqualsTheWholeSequence(chunkRows: Int) throws {
-    let model = try DecoderModel(url: Fixtures.model("qwen2-bias"))
+  /// Also with sliding windows shorter than context + continuation, so a continuation's window
+  /// starts inside the prefix (qwen3-sliding: 5 tokens, mistral-window: 6, qwen2-window: 4).
+  @Test(arguments: [
+    ("qwen2-bias", 1), ("qwen2-bias", 4096), ("qwen3-sliding", 4096), ("mistral-window", 1),
+    ("qwen2-window", 4096),
+  ])
+  func sharedPrefixEqualsTheWholeSequence(variant: String, chunkRows: Int) throws {
+    let model = try DecoderModel(url: Fixtures.model(variant))
     model.chunkRows = chunkRows
     let context = [5, 17, 99, 3, 42, 8]
     let choices = [[7, 9], [100, 2, 64], [11]]

@@ -168,7 +168,10 @@ import Testing
     var heads: Int
     var kvHeads: Int
     var headDim: Int
-    var description: String { "\(lengths) \(prefixes ?? []) H\(heads) KV\(kvHeads)" }
+    var window: Int? = nil
+    var description: String {
+      "\(lengths) \(prefixes ?? []) H\(heads) KV\(kvHeads) window \(window.map(String.init) ?? "-")"
+    }
   }
 
   /// Grouped-query attention: two sequences, one longer than a 128-row query block (spread over
@@ -179,6 +182,13 @@ import Testing
     AttentionCase(lengths: [20], heads: 2, kvHeads: 1, headDim: 6),
     AttentionCase(
       lengths: [3, 6, 4, 5], prefixes: [nil, nil, 1, 1], heads: 4, kvHeads: 2, headDim: 4),
+    // Sliding windows: query blocks whose first keys lie past the window (the 130-row case),
+    // a window wider than the sequence, and continuations whose window starts in the prefix.
+    AttentionCase(lengths: [130, 9], heads: 4, kvHeads: 2, headDim: 4, window: 7),
+    AttentionCase(lengths: [20], heads: 2, kvHeads: 1, headDim: 6, window: 64),
+    AttentionCase(
+      lengths: [3, 6, 4, 5], prefixes: [nil, nil, 1, 1], heads: 4, kvHeads: 2, headDim: 4,
+      window: 3),
   ])
   func attention(_ test: AttentionCase) {
     let (heads, kvHeads, d) = (test.heads, test.kvHeads, test.headDim)
@@ -190,13 +200,13 @@ import Testing
     let loss = {
       Attention.forward(
         qkv: qkv.pointer, out: y.pointer, batch: batch, heads: heads, kvHeads: kvHeads,
-        headDim: d)
+        headDim: d, window: test.window)
       return Self.project(y.pointer, r)
     }
     let dQKV = Tensor(zeros: qkv.shape)
     Attention.backward(
       qkv: qkv.pointer, dOut: r.pointer, dQKV: dQKV.pointer, batch: batch, heads: heads,
-      kvHeads: kvHeads, headDim: d)
+      kvHeads: kvHeads, headDim: d, window: test.window)
     // Every entry of the short cases; of the long one, a sample and the rows around 128.
     let boundary = Array((127 * width)..<(131 * width)).filter { $0 < qkv.count }
     let indices = Self.sample(300, below: qkv.count, seed: 14) + boundary
@@ -292,6 +302,39 @@ import Testing
         of: parameter.pointer, analytic: gradient, indices: indices, loss: loss)
     }
     expectSmall(errors, "decoder layer")
+  }
+
+  /// Qwen3's layer (per-head q/k norms before RoPE) on a sliding layer, through the generic
+  /// layer API: every tensor of its table, the q/k norms included.
+  @Test func qwen3Layer() throws {
+    let folder = try ModelFolder(url: Fixtures.model("qwen3-sliding"))
+    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
+    let layer = try config.loadLayer(2, from: folder, precision: .f32)
+    let batch = Batch(lengths: [9, 4])
+    let context = LayerContext(batch: batch)
+    let x = Self.tensor([batch.rows, config.hiddenSize], seed: 40, scale: 2)
+    let r = Self.tensor(x.shape, seed: 41)
+    let loss = {
+      let y = x.copy()
+      layer.forward(y.pointer, batch: batch, context: context)
+      return Self.project(y.pointer, r)
+    }
+    let gradients = LayerGradients(zerosFor: layer)
+    let dx = r.copy()
+    layer.backward(
+      input: x.pointer, gradient: dx.pointer, into: gradients, batch: batch, context: context)
+    var errors = [
+      "input": Self.error(
+        of: x.pointer, analytic: dx, indices: Self.sample(40, below: x.count, seed: 42), loss: loss)
+    ]
+    let table = layer.parameterTable
+    #expect(table.last?.parts.first?.name == "self_attn.k_norm.weight")
+    for (index, (entry, gradient)) in zip(table, gradients.tensors).enumerated() {
+      let indices = Self.sample(30, below: entry.tensor.count, seed: 43 + UInt64(index))
+      errors[entry.parts.map(\.name).joined(separator: "+")] = Self.error(
+        of: entry.tensor.pointer, analytic: gradient, indices: indices, loss: loss)
+    }
+    expectSmall(errors, "qwen3 layer")
   }
 
   @Test func languageModelLoss() throws {

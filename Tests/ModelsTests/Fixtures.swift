@@ -11,7 +11,8 @@ enum Fixtures {
   static let variants = [
     "llama-gqa", "llama-tied", "llama3-rope", "llama-linear-bias", "mistral", "qwen2-bias",
     "llama-bf16", "llama-sharded", "opt-pre", "opt-post", "opt-bf16", "opt-plain", "phi3-partial",
-    "phi3-longrope",
+    "phi3-longrope", "qwen3", "qwen3-tied", "qwen3-sliding", "qwen3-bf16", "mistral-window",
+    "qwen2-window",
   ]
 
   static func model(_ name: String) -> URL { models.appendingPathComponent(name) }

@@ -59,24 +59,25 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
 /// Every decoder-layer parameter gradient and the input gradient against PyTorch autograd.
 @Suite struct GradientTests {
   static let layerVariants = [
-    "llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope",
+    "llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope", "qwen3",
+    "qwen3-sliding", "mistral-window",
   ]
 
+  /// Through the generic layer API, so every family's layer is checked the same way.
   @Test(arguments: layerVariants)
   func layerMatchesPyTorch(variant: String) throws {
     let fixture = try GradientFixture("layer-\(variant).safetensors")
     let folder = try ModelFolder(url: Fixtures.model(variant))
-    let config =
-      try Architectures.config(from: folder.configData, path: folder.configPath) as! LlamaConfig
-    let layer = try LlamaLayer.load(
-      Int(fixture.meta("layer"))!, config: config, from: folder, precision: .f32)
+    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
+    let index = Int(fixture.meta("layer"))!
+    let layer = try config.loadLayer(index, from: folder, precision: .f32)
     let batch = Batch(lengths: fixture.lengths)
-    let tables = RopeTables(rope: config.rope, count: batch.span)
+    let context = LayerContext(batch: batch)
     let x = try fixture.tensor("x")  // [rows, C]
     let target = try fixture.tensor("target")  // [rows, C]
 
     let out = x.copy()
-    let saved = layer.forwardSaving(out.pointer, batch: batch, rope: tables)
+    let saved = layer.forwardSaving(out.pointer, batch: batch, context: context)
     let outputError = relativeError(UnsafeBufferPointer(out.data), try fixture.floats("output"))
     #expect(outputError < 1e-4, "output differs by \(outputError)")
 
@@ -86,12 +87,12 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
     let expectedLoss = Double(fixture.meta("loss"))!
     #expect(abs(loss - expectedLoss) / expectedLoss < 1e-5, "loss \(loss) vs \(expectedLoss)")
 
-    let gradients = LlamaLayer.Gradients(zerosFor: layer)
-    layer.backward(saved, gradient: gradient.pointer, into: gradients, rope: tables)
+    let gradients = LayerGradients(zerosFor: layer)
+    layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
     var worst = relativeError(UnsafeBufferPointer(gradient.data), try fixture.floats("grad.input"))
     #expect(worst < 1e-3, "input gradient differs by \(worst)")
     let named = gradients.named()
-    #expect(named.count == config.layerTensors(0).count)
+    #expect(named.count == config.layerTensors(index).count)
     for (name, _, values) in named {
       let error = relativeError(values, try fixture.floats("grad." + name))
       #expect(error < 1e-3, "\(name) gradient differs by \(error)")
@@ -104,7 +105,7 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
     Kernels.mseLoss(
       out.pointer, target: target.pointer, count: out.count, gradient: frozen.pointer)
     layer.backward(
-      input: x.pointer, gradient: frozen.pointer, into: nil, batch: batch, rope: tables)
+      input: x.pointer, gradient: frozen.pointer, into: nil, batch: batch, context: context)
     #expect(frozen.toArray() == gradient.toArray())
   }
 

@@ -30,9 +30,21 @@ import Testing
           UnsafeBufferPointer(start: values, count: length * model.config.vocabSize))
       })
     #expect(hidden.count == model.config.numLayers + 1)
+    let v = model.config.vocabSize
     for s in 0..<sequences.count {
       let difference = Fixtures.maxDifference(logits[s]!, try reference.floats("logits.\(s)"))
       #expect(difference < 1e-4, "logits of sequence \(s) differ by \(difference)")
+      // Mean next-token NLL, as transformers' loss.
+      var total: Double = 0
+      for t in 0..<(sequences[s].count - 1) {
+        let row = logits[s]![(t * v)..<((t + 1) * v)].map(Double.init)
+        let top = row.max()!
+        let logSum = top + log(row.reduce(0) { $0 + exp($1 - top) })
+        total += logSum - row[sequences[s][t + 1]]
+      }
+      let nll = total / Double(sequences[s].count - 1)
+      let relative = abs(nll - reference.nll(s)) / reference.nll(s)
+      #expect(relative < 1e-4, "NLL of sequence \(s): \(nll) vs \(reference.nll(s))")
     }
   }
 }

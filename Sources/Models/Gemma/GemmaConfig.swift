@@ -11,10 +11,10 @@ import Foundation
 /// sliding-window layers and full layers (each with its own RoPE in Gemma 3), the embeddings
 /// multiplied by √hidden and the logits optionally soft-capped (Gemma 2).
 public enum Gemma {
-  /// Whether the attention kernel computes sliding windows; until it does, a sequence longer
-  /// than the window is refused (`maxAttentionSpan`) and windowed layers attend causally over
-  /// sequences the window does not cut.
-  static let windowedAttention = false
+  /// Whether the attention kernel computes sliding windows (it does); without, a sequence longer
+  /// than the window would be refused (`maxAttentionSpan`) and windowed layers would attend
+  /// causally over sequences the window does not cut.
+  static let windowedAttention = true
 
   static func gemma3(_ source: ConfigSource) throws -> any Architecture {
     try GemmaConfig(source, family: .gemma3)

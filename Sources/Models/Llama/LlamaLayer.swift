@@ -11,12 +11,15 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
   public var postNorm: Tensor  // [C]
   public var gateUp: Linear  // [2·I, C]
   public var down: Linear  // [C, I]
+  /// This layer's sliding window (`config.layerWindows` of its index), nil for full attention.
+  public let window: Int?
 
   public init(
     config: LlamaConfig, inputNorm: Tensor, qkv: Linear, output: Linear, postNorm: Tensor,
-    gateUp: Linear, down: Linear
+    gateUp: Linear, down: Linear, window: Int? = nil
   ) {
     self.config = config
+    self.window = window
     self.inputNorm = inputNorm
     self.qkv = qkv
     self.output = output
@@ -59,7 +62,8 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
       down: try Linear.load(
         stacking: [p + "mlp.down_proj.weight"], outFeatures: [c], inFeatures: i,
         biases: [config.mlpBias ? p + "mlp.down_proj.bias" : nil], from: folder,
-        precision: precision))
+        precision: precision),
+      window: config.layerWindows[layer])
   }
 
   public func forward(
@@ -97,17 +101,25 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
   public func forwardSaving(_ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables)
     -> Activations
   {
-    let saved = Activations(config: config, batch: batch)
+    forwardSaving(x, batch: batch, rope: rope, stage: nil)
+  }
+
+  /// `forwardSaving` with `stage` between the q/k/v projection and RoPE.
+  func forwardSaving(
+    _ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables, stage: (any QKVStage)?
+  ) -> Activations {
+    let saved = Activations(config: config, batch: batch, stageWidth: stage?.savedWidth ?? 0)
     saved.input.pointer.update(from: x, count: batch.rows * config.hiddenSize)
-    run(x, batch: batch, rope: rope, saving: saved)
+    run(x, batch: batch, rope: rope, saving: saved, stage: stage)
     return saved
   }
 
   /// The one implementation of the layer's math; with `saved`, intermediates go into its
-  /// buffers instead of temporaries.
+  /// buffers instead of temporaries. `stage`, when given, transforms the projected q/k/v rows
+  /// in place before RoPE (a family built on this layer, such as Qwen3's per-head norms).
   func run(
     _ x: UnsafeMutablePointer<Float>, batch: Batch, rope: RopeTables, saving saved: Activations?,
-    workspace: Workspace? = nil
+    workspace: Workspace? = nil, stage: (any QKVStage)? = nil
   ) {
     func scratch(_ slot: Int, _ shape: [Int]) -> Tensor {
       workspace?.tensor(slot, shape) ?? Tensor(uninitialized: shape)
@@ -124,13 +136,14 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
       columns: c)
     let qkvOut = saved?.qkv ?? scratch(1, [rows, qkvWidth])
     qkv.apply(Linear.Input(normed.pointer), into: qkvOut.pointer, rows: rows)
+    stage?.forward(qkvOut.pointer, rows: rows, saving: saved?.stageInput)
     config.rope.apply(
       qkvOut.pointer, rowStride: qkvWidth, heads: config.numHeads + config.numKVHeads,
       positions: batch.positions, cos: rope.cos, sin: rope.sin)
     let attended = saved?.attended ?? scratch(2, [rows, config.queryWidth])
     Attention.forward(
       qkv: qkvOut.pointer, out: attended.pointer, batch: batch,
-      heads: config.numHeads, kvHeads: config.numKVHeads, headDim: d)
+      heads: config.numHeads, kvHeads: config.numKVHeads, headDim: d, window: window)
     output.apply(Linear.Input(attended.pointer), into: x, rows: rows, accumulate: true)
     saved?.residual.pointer.update(from: x, count: rows * c)
 
@@ -158,8 +171,10 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
     public let postNormed: Tensor  // [rows, C] post_attention_layernorm(h)
     public let fused: Tensor  // [rows, 2·I] gate, then up
     public let activated: Tensor  // [rows, I] silu(gate)·up, down_proj's input
+    /// [rows, stageWidth] what a `QKVStage` keeps of the projection (nil without a stage).
+    public let stageInput: Tensor?
 
-    init(config: LlamaConfig, batch: Batch) {
+    init(config: LlamaConfig, batch: Batch, stageWidth: Int = 0) {
       let rows = batch.rows
       let c = config.hiddenSize
       self.batch = batch
@@ -171,6 +186,7 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
       postNormed = Tensor(uninitialized: [rows, c])
       fused = Tensor(uninitialized: [rows, 2 * config.intermediateSize])
       activated = Tensor(uninitialized: [rows, config.intermediateSize])
+      stageInput = stageWidth > 0 ? Tensor(uninitialized: [rows, stageWidth]) : nil
     }
   }
 
@@ -184,6 +200,15 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
   public func backward(
     _ saved: Activations, gradient g: UnsafeMutablePointer<Float>,
     into layerGradients: LayerGradients?, rope: RopeTables
+  ) {
+    backward(saved, gradient: g, into: layerGradients, rope: rope, stage: nil)
+  }
+
+  /// `backward` through `stage` too (the forward's), whose parameter gradients go into the
+  /// entries of `layerGradients` after this layer's own table.
+  func backward(
+    _ saved: Activations, gradient g: UnsafeMutablePointer<Float>,
+    into layerGradients: LayerGradients?, rope: RopeTables, stage: (any QKVStage)?
   ) {
     let gradients = layerGradients.map { GradientViews($0, config: config) }
     let batch = saved.batch
@@ -219,10 +244,16 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
     Attention.backward(
       qkv: saved.qkv.pointer, dOut: dAttended.pointer, dQKV: dQKV.pointer, batch: batch,
       heads: config.numHeads, kvHeads: config.numKVHeads,
-      headDim: config.headDim)
+      headDim: config.headDim, window: window)
     config.rope.backward(
       dQKV.pointer, rowStride: qkvWidth, heads: config.numHeads + config.numKVHeads,
       positions: batch.positions, cos: rope.cos, sin: rope.sin)
+    if let stage {
+      let own = Self.table(config).count
+      stage.backward(
+        dQKV.pointer, rows: rows, saved: saved.stageInput!,
+        gradients: layerGradients.map { Array($0.tensors[own...]) })
+    }
     dNormed.data.update(repeating: 0)
     qkv.backward(
       x: saved.normed.pointer, dOut: dQKV.pointer, dx: dNormed.pointer, gradient: gradients?.qkv,
@@ -245,4 +276,20 @@ public final class LlamaLayer: DecoderLayer, @unchecked Sendable {
     let saved = forwardSaving(scratch.pointer, batch: batch, rope: rope)
     backward(saved, gradient: gradient, into: gradients, rope: rope)
   }
+}
+
+/// A step a family inserts between the Llama layer's q/k/v projection and RoPE, in place on the
+/// projected rows `[rows, (H + 2·KV)·D]` (Qwen3's per-head q/k RMSNorm). The Llama layer runs
+/// it in its forward, keeps `savedWidth` floats a row for it, and runs its backward before the
+/// projection's.
+protocol QKVStage {
+  /// Floats a row the forward keeps for the backward.
+  var savedWidth: Int { get }
+  /// Transforms the projected rows in place; with `saving` (`[rows, savedWidth]`), keeps what
+  /// the backward needs.
+  func forward(_ qkv: UnsafeMutablePointer<Float>, rows: Int, saving: Tensor?)
+  /// Backward in place on the projection's gradient: dL/d(stage output) in, dL/d(stage input)
+  /// out; parameter gradients are added into `gradients` (the stage's own, in its order).
+  func backward(
+    _ dQKV: UnsafeMutablePointer<Float>, rows: Int, saved: Tensor, gradients: [Tensor]?)
 }

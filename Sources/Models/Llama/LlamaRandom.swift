@@ -23,6 +23,7 @@ extension LlamaLayer {
         precision: precision, using: &generator),
       down: .random(
         outFeatures: c, inFeatures: config.intermediateSize, bias: config.mlpBias,
-        precision: precision, using: &generator))
+        precision: precision, using: &generator),
+      window: config.layerWindows.first ?? nil)
   }
 }

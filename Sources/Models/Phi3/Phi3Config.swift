@@ -28,9 +28,11 @@ public struct Phi3Config: Sendable, Equatable {
   public let rope: Rope
   public let tieWordEmbeddings: Bool
   public let maxPositions: Int?
-  /// Sequences longer than `sliding_window` would need windowed attention, not implemented
-  /// yet; they are refused.
-  public let maxAttentionSpan: Int?
+  /// Every layer attends over the last `sliding_window` tokens (transformers' Phi-3 masks all
+  /// layers alike); nil for full attention.
+  public let window: Int?
+  /// Any length is computed exactly.
+  public var maxAttentionSpan: Int? { nil }
 
   struct Keys: Decodable {
     var partialRotaryFactor: Double?
@@ -92,7 +94,7 @@ public struct Phi3Config: Sendable, Equatable {
         originalMaxPositions: keys.originalMaxPositionEmbeddings ?? 4096,
         maxPositions: maxPositions, aliases: ["su": "longrope", "yarn": "longrope"],
         longrope: true))
-    maxAttentionSpan = raw.slidingWindow
+    window = raw.slidingWindow
   }
 
   public var queryWidth: Int { numHeads * headDim }

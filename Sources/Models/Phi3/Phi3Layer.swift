@@ -116,7 +116,7 @@ public final class Phi3Layer: DecoderLayer, @unchecked Sendable {
     let attended = saved?.attended ?? scratch(2, [rows, config.queryWidth])
     Attention.forward(
       qkv: qkvOut.pointer, out: attended.pointer, batch: batch, heads: config.numHeads,
-      kvHeads: config.numKVHeads, headDim: config.headDim)
+      kvHeads: config.numKVHeads, headDim: config.headDim, window: config.window)
     output.apply(Linear.Input(attended.pointer), into: x, rows: rows, accumulate: true)
     saved?.residual.pointer.update(from: x, count: rows * c)
 
@@ -203,7 +203,8 @@ public final class Phi3Layer: DecoderLayer, @unchecked Sendable {
     let dQKV = Tensor(zeros: [rows, width])  // [rows, (H + 2·KV)·D]
     Attention.backward(
       qkv: saved.qkv.pointer, dOut: dAttended.pointer, dQKV: dQKV.pointer, batch: batch,
-      heads: config.numHeads, kvHeads: config.numKVHeads, headDim: config.headDim)
+      heads: config.numHeads, kvHeads: config.numKVHeads, headDim: config.headDim,
+      window: config.window)
     // The rotation is orthogonal: its backward is the inverse rotation.
     config.rope.apply(
       dQKV.pointer, rowStride: width, heads: config.numHeads + config.numKVHeads, batch: batch,
