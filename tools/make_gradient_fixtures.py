@@ -20,7 +20,7 @@ Files:
 - `lm-VARIANT.safetensors`: final norm + lm_head + cross-entropy (mean over predicted tokens,
   each sequence's last row predicting nothing) on a random residual stream. Tensors: `x`,
   `targets` (I64, -1 = no prediction), `grad.input`, `grad.norm`, `grad.lm_head`. Metadata:
-  `lengths`, `loss`, `count`.
+  `lengths`, `loss`, `count`. Gemma's head applies its final-logit soft-cap.
 - `head-VARIANT.safetensors`: a family's own head (OPT: final LayerNorm, project_out, lm_head)
   + cross-entropy as `lm-`, with `grad.input` only.
 - `optimizer.safetensors`: AdamW (torch.optim.AdamW) with clip_grad_norm_ and transformers'
@@ -52,6 +52,17 @@ LAYER_VARIANTS += ["opt-pre", "opt-post", "opt-plain", "phi3-partial", "phi3-lon
 SEEDS = {name: 105 + i for i, name in enumerate(LAYER_VARIANTS[-5:])}
 # OPT's head (final LayerNorm, project_out, lm_head): input gradient only.
 HEAD_VARIANTS = ["opt-pre", "opt-post"]
+# (file name, variant, layer, lengths): Gemma's sliding layer (0) and full layer (1), within the
+# window of 8 and past it (`-long`), each with the RoPE of its layer type.
+GEMMA_LAYER_CASES = [
+    ("gemma3-sliding", "gemma3-text", 0, [5, 8]),
+    ("gemma3-full", "gemma3-text", 1, [7, 12]),
+    ("gemma3-sliding-long", "gemma3-text", 0, [7, 12, 20]),
+    ("gemma2-sliding", "gemma2", 0, [5, 8]),
+    ("gemma2-full", "gemma2", 1, [7, 12, 133]),
+    ("gemma2-sliding-long", "gemma2", 0, [7, 12, 133]),
+]
+GEMMA_LM_VARIANTS = ["gemma2", "gemma3-text"]
 LENGTHS = [7, 12]
 # One case runs past attention's 128-row query blocks.
 LAYER_LENGTHS = {"llama-gqa": [7, 12, 133], "qwen3-sliding": [7, 12, 133],
@@ -112,11 +123,11 @@ def layer_window(config, index):
     return None
 
 
-def layer_case(models, variant, seed):
-    lengths = LAYER_LENGTHS.get(variant, LENGTHS)
+def layer_case(models, variant, seed, index=None, lengths=None):
+    lengths = lengths or LAYER_LENGTHS.get(variant, LENGTHS)
     model = load(models, variant)
     opt = hasattr(model.model, "decoder")
-    index = LAYERS.get(variant, LAYER)
+    index = LAYERS.get(variant, LAYER) if index is None else index
     layer = (model.model.decoder.layers if opt else model.model.layers)[index]
     window = None if opt else layer_window(model.config, index)
     c = model.config.hidden_size
@@ -133,7 +144,10 @@ def layer_case(models, variant, seed):
         if opt:  # no rotary: positions were added at embedding time
             out = layer(xs, attention_mask=causal_mask(t, window))
         else:
-            cos, sin = model.model.rotary_emb(xs, positions)
+            if model.config.model_type == "gemma3_text":  # a RoPE per layer type
+                cos, sin = model.model.rotary_emb(xs, positions, model.config.layer_types[index])
+            else:
+                cos, sin = model.model.rotary_emb(xs, positions)
             out = layer(xs, attention_mask=causal_mask(t, window), position_ids=positions,
                         position_embeddings=(cos, sin))
         out = out[0] if isinstance(out, tuple) else out
@@ -164,6 +178,9 @@ def lm_case(models, variant, seed):
         targets[start + t - 1] = -1  # each sequence's last row predicts nothing
         start += t
     logits = model.lm_head(model.model.norm(x))
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap is not None:
+        logits = torch.tanh(logits / cap) * cap
     loss = F.cross_entropy(logits, targets, ignore_index=-1)
     loss.backward()
     tensors = {"x": x.detach().float(), "targets": targets.to(torch.int64),
@@ -249,6 +266,16 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     wanted = lambda variant: not args.only or variant in args.only
+    for seed, (name, variant, index, lengths) in enumerate(GEMMA_LAYER_CASES):
+        if wanted(f"layer-{name}"):
+            tensors, meta = layer_case(args.models, variant, 400 + seed, index, lengths)
+            save_file(tensors, os.path.join(args.out, f"layer-{name}.safetensors"), metadata=meta)
+            print("layer", name, meta["loss"])
+    for seed, variant in enumerate(GEMMA_LM_VARIANTS):
+        if wanted(f"lm-{variant}"):
+            tensors, meta = lm_case(args.models, variant, 500 + seed)
+            save_file(tensors, os.path.join(args.out, f"lm-{variant}.safetensors"), metadata=meta)
+            print("lm", variant, meta["loss"])
     for seed, variant in enumerate(LAYER_VARIANTS):
         if not wanted(variant):
             continue

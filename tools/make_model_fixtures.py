@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Make tiny random checkpoints (Llama family, OPT, Phi-3) and their reference outputs with `transformers`.
+"""Make tiny random checkpoints (Llama family, OPT, Phi-3, Gemma 2 and 3) and their reference outputs with `transformers`.
 
 Run once with torch, transformers and safetensors installed; the outputs are committed under
 Tests/Fixtures/models and the Swift tests compare against them (CI never needs Python):
@@ -21,8 +21,8 @@ import shutil
 
 import torch
 from safetensors.torch import save_file
-from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, OPTConfig, Phi3Config,
-                          Qwen2Config, Qwen3Config)
+from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig,
+                          MistralConfig, OPTConfig, Phi3Config, Qwen2Config, Qwen3Config)
 
 SEQUENCES = [
     [1, 17, 42, 99, 5, 63, 64, 2, 100, 7, 11],
@@ -104,6 +104,34 @@ LONG = [(7 * i * i + 3 * i + 1) % 128 for i in range(150)]
 EXTRA_SEQUENCES = {name: [LONG] for name in [
     "qwen3-sliding", "mistral-window", "qwen2-window", "phi3-partial"]}
 
+# Gemma: head_dim × heads ≠ hidden, query_pre_attn_scalar ≠ head_dim, a window of 8.
+GEMMA = dict(COMMON, head_dim=16, rms_norm_eps=1e-6, sliding_window=8, query_pre_attn_scalar=24)
+GEMMA3 = dict(GEMMA, layer_types=["sliding_attention", "full_attention", "sliding_attention",
+                                  "sliding_attention"],
+              rope_parameters={
+                  "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 100000.0},
+                  "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}})
+VARIANTS.update({
+    "gemma3-text": (Gemma3TextConfig, GEMMA3, torch.float32, None),
+    "gemma3-bf16": (Gemma3TextConfig, dict(GEMMA3, tie_word_embeddings=False), torch.bfloat16,
+                    None),
+    # Caps small enough to bend the random model's scores and logits.
+    "gemma2": (Gemma2Config, dict(GEMMA, attn_logit_softcapping=2.0, final_logit_softcapping=4.0),
+               torch.float32, None),
+})
+# Made on a branch where they came right after the Llama family.
+SEEDS.update({"gemma3-text": 8, "gemma3-bf16": 9, "gemma2": 10})
+
+# Gemma's own sequences: 5 and 8 tokens (inside the window of 8), then 11, 17 and 140 (past it;
+# 140 also crosses attention's 128-row query blocks).
+GEMMA_SEQUENCES = [
+    SEQUENCES[1],
+    [9, 31, 77, 102, 4, 60, 18, 125],
+    SEQUENCES[0],
+    SEQUENCES[2],
+    [(37 * i + 11) % 128 for i in range(140)],
+]
+
 
 def randomize(model, seed):
     """Weights large enough that attention and the MLP do something visible."""
@@ -144,7 +172,8 @@ def main():
     for seed, (name, (config_class, kwargs, dtype, shard)) in enumerate(VARIANTS.items()):
         if args.only and name not in args.only:
             continue
-        sequences = SEQUENCES + EXTRA_SEQUENCES.get(name, [])
+        sequences = (GEMMA_SEQUENCES if name.startswith("gemma")
+                     else SEQUENCES + EXTRA_SEQUENCES.get(name, []))
         config = config_class(**kwargs)
         config._attn_implementation = "eager"
         model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")

@@ -28,6 +28,8 @@ public struct ConfigSource {
 /// `LLMModelFactory`). Adding a family is its folder under `Sources/Models/` and one line here.
 public enum Architectures {
   static let registry: [String: (ConfigSource) throws -> any Architecture] = [
+    "gemma2": Gemma.gemma2,
+    "gemma3_text": Gemma.gemma3,
     "llama": Llama.config,
     "mistral": Mistral.config,
     "opt": OPT.config,

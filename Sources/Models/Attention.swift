@@ -15,14 +15,12 @@ public enum Attention {
   /// `out` is `[rows, H·D]`. `scale` multiplies the scores (default 1/√D; Gemma's
   /// `query_pre_attn_scalar` gives another); `window` makes it sliding-window attention as
   /// transformers masks it: a query at (prefix-extended) position i attends to keys j with
-  /// `i − window < j ≤ i`; `softcap` (`cap·tanh(s/cap)` on the scaled scores, Gemma 2) is the
-  /// parameter a family will pass once the kernel implements it; today only nil is accepted.
+  /// `i − window < j ≤ i`; `softcap` applies `cap·tanh(s/cap)` to the scaled scores before the mask (Gemma 2).
   public static func forward(
     qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Batch,
     heads: Int, kvHeads: Int, headDim d: Int,
     scale: Float? = nil, window: Int? = nil, softcap: Float? = nil
   ) {
-    precondition(softcap == nil, "soft-capping is not implemented in attention yet")
     precondition(window.map { $0 > 0 } ?? true, "an attention window must be positive")
     let stride = (heads + 2 * kvHeads) * d
     let group = heads / kvHeads
@@ -60,7 +58,7 @@ public enum Attention {
             let keys = BlockKeys(prefix: p, first: first, last: last, window: window)
             probabilities(
               q: q, k: k, prefixKeys: pk, keys: keys, first: first, stride: stride,
-              headDim: d, scale: scale, into: scores)
+              headDim: d, scale: scale, softcap: softcap, into: scores)
             // out[first..<last] = probabilities · [prefix values; own values], in window
             if keys.prefixCount > 0 {
               MatMul.gemm(
@@ -126,11 +124,13 @@ extension Attention {
   /// `probabilities[keys.rows, keys.width]` for the block's query rows `first..<` of one head: the
   /// scores `q · [prefix keys; own keys]ᵀ` over the block's keys, soft-maxed over the keys each
   /// row attends to (zero elsewhere). Shared by the forward and the backward, which recomputes
-  /// them.
+  /// them. With `softcap`, the scaled scores are capped first (`cap·tanh(s/cap)`, Gemma 2), their
+  /// tanh values going into `tanh` (`[rows, width]`) when given.
   @inline(__always)
   static func probabilities(
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, prefixKeys pk: UnsafePointer<Float>,
     keys: BlockKeys, first: Int, stride: Int, headDim d: Int, scale: Float,
+    softcap: Float? = nil, tanh: UnsafeMutablePointer<Float>? = nil,
     into scores: UnsafeMutablePointer<Float>
   ) {
     let blockRows = keys.rows
@@ -145,6 +145,13 @@ extension Attention {
       transposeA: false, transposeB: true, m: blockRows, n: keys.ownCount, k: d,
       a: q + first * stride, lda: stride, b: k + keys.ownFrom * stride, ldb: stride,
       c: scores + keys.prefixCount, ldc: width)
+    var scale = scale
+    if let softcap {
+      Kernels.softcap(
+        scores, rows: blockRows, columns: width, firstPosition: keys.firstPosition - keys.start,
+        scale: scale, cap: softcap, tanh: tanh)
+      scale = 1
+    }
     softmax(scores, rows: blockRows, keys: keys, scale: scale)
   }
 

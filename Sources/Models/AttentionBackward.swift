@@ -24,7 +24,6 @@ extension Attention {
     batch: Batch, heads: Int, kvHeads: Int, headDim d: Int,
     scale: Float? = nil, window: Int? = nil, softcap: Float? = nil
   ) {
-    precondition(softcap == nil, "soft-capping is not implemented in attention yet")
     precondition(window.map { $0 > 0 } ?? true, "an attention window must be positive")
     let stride = (heads + 2 * kvHeads) * d
     let outStride = heads * d
@@ -50,7 +49,7 @@ extension Attention {
 
     func run(
       task: Int, probabilities P: UnsafeMutablePointer<Float>,
-      dProbabilities dP: UnsafeMutablePointer<Float>
+      dProbabilities dP: UnsafeMutablePointer<Float>, tanh T: UnsafeMutablePointer<Float>?
     ) {
       let kv = task % kvHeads
       for s in families[task / kvHeads] {
@@ -93,7 +92,7 @@ extension Attention {
             // P[rows, width], exactly as the forward computes it.
             probabilities(
               q: q, k: k, prefixKeys: pk, keys: keys, first: first, stride: stride,
-              headDim: d, scale: scale, into: P)
+              headDim: d, scale: scale, softcap: softcap, tanh: T, into: P)
             // dP[rows, width] = dO · [prefix values; own values]ᵀ over the block's keys
             if np > 0 {
               MatMul.gemm(
@@ -113,7 +112,14 @@ extension Attention {
               transposeA: true, transposeB: false, m: no, n: d, k: rows, a: P + np, lda: width,
               b: dOb, ldb: outStride, beta: 1, c: dvb, ldc: stride)
             // dS[rows, width] (raw scores), in place of dP.
-            softmaxBackward(dP, probabilities: P, rows: rows, keys: keys, scale: scale)
+            softmaxBackward(
+              dP, probabilities: P, rows: rows, keys: keys, scale: T == nil ? scale : 1)
+            if let T {
+              // Through the soft-cap (Gemma 2): dS · (1 − tanh²) · scale.
+              Kernels.softcapBackward(
+                dP, tanh: T, rows: rows, columns: keys.width,
+                firstPosition: keys.firstPosition - keys.start, scale: scale)
+            }
             // dq[first..<last] += dS · [prefix keys; own keys]
             if np > 0 {
               MatMul.gemm(
@@ -143,24 +149,28 @@ extension Attention {
       // Too few tasks to spread: one after another, each product threaded by oneDNN.
       let P = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
       let dP = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      let T = softcap.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: blockSize) }
       defer {
         P.deallocate()
         dP.deallocate()
+        T?.deallocate()
       }
-      for task in 0..<tasks { run(task: task, probabilities: P, dProbabilities: dP) }
+      for task in 0..<tasks { run(task: task, probabilities: P, dProbabilities: dP, tanh: T) }
       return
     }
     let next = TaskCounter()
     DispatchQueue.concurrentPerform(iterations: Parallel.cores) { _ in
       let P = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
       let dP = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // [128, widest]
+      let T = softcap.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: blockSize) }
       defer {
         P.deallocate()
         dP.deallocate()
+        T?.deallocate()
       }
       OpenMP.singleThreaded {
         while let task = next.take(below: tasks) {
-          run(task: task, probabilities: P, dProbabilities: dP)
+          run(task: task, probabilities: P, dProbabilities: dP, tanh: T)
         }
       }
     }

@@ -113,10 +113,32 @@ public enum Surgery {
   }
 
   /// Key-sorted, indented JSON, as transformers writes config.json.
+  ///
+  /// A float with a whole value stays a float (`4.0`, not `4`): JSONSerialization drops the
+  /// fraction, and transformers' strict config classes refuse an integer for a float field
+  /// (Gemma 2's `final_logit_softcapping: 30.0`), so such numbers go through a placeholder.
   public static func json(_ object: Any) throws -> Data {
-    var data = try JSONSerialization.data(
-      withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    data.append(0x0A)
-    return data
+    let marker = "@@streamline-whole-float@@"
+    func marking(_ value: Any) -> Any {
+      if let dictionary = value as? [String: Any] { return dictionary.mapValues(marking) }
+      if let list = value as? [Any] { return list.map(marking) }
+      if let number = value as? NSNumber {
+        let type = String(cString: number.objCType)
+        let double = number.doubleValue
+        if type == "d" || type == "f", double.isFinite, double == double.rounded(),
+          abs(double) < 1e15
+        {
+          return marker + String(Int64(double))
+        }
+      }
+      return value
+    }
+    let data = try JSONSerialization.data(
+      withJSONObject: marking(object),
+      options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    var text = String(decoding: data, as: UTF8.self)
+    text = text.replacingOccurrences(
+      of: "\"\(marker)(-?[0-9]+)\"", with: "$1.0", options: .regularExpression)
+    return Data((text + "\n").utf8)
   }
 }

@@ -3,18 +3,20 @@ import Foundation
 /// Threaded element-wise and row-wise kernels over raw buffers. Shapes are explicit; callers
 /// guarantee the buffers are large enough.
 public enum Kernels {
-  /// `out[r] = x[r] / sqrt(mean(x[r]²) + eps) · weight`, as Llama's RMSNorm computes it in
-  /// Float32: normalise first, then scale.
+  /// `out[r] = x[r] / sqrt(mean(x[r]²) + eps) · (weightOffset + weight)`, as Llama's RMSNorm
+  /// computes it in Float32: normalise first, then scale. Gemma's norm stores `w` and scales by
+  /// `1 + w` (`weightOffset` 1), the sum taken in Float32 as transformers takes it; 0 + w is w,
+  /// so the Llama norm is unchanged.
   public static func rmsNorm(
     _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, eps: Float,
-    out: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+    out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, weightOffset: Float = 0
   ) {
     Parallel.chunks(rows, grain: max(1, 16384 / max(columns, 1))) { range in
       for r in range {
         let row = x + r * columns
         let dst = out + r * columns
         let scale = inverseRMS(row, columns: columns, eps: eps)
-        for c in 0..<columns { dst[c] = weight[c] * (row[c] * scale) }
+        for c in 0..<columns { dst[c] = (weightOffset + weight[c]) * (row[c] * scale) }
       }
     }
   }
@@ -128,6 +130,75 @@ public enum Kernels {
           dst[c] = g / (1 + expf(-g)) * up[c]
           c += 1
         }
+      }
+    }
+  }
+
+  /// `out[r, c] = gelu_tanh(gate[r, c]) · up[r, c]` (transformers' `gelu_pytorch_tanh`, the
+  /// Gemma gate), gate and up being the two halves of each row of `fused` (`[rows, 2·width]`).
+  /// `0.5·g·(1 + tanh(y))` is computed as `g·σ(2y)`, the same function without the
+  /// cancellation of `1 + tanh(y)` for very negative g.
+  public static func geluTanhGate(
+    _ fused: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, width: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
+      for r in range {
+        let gate = fused + r * 2 * width
+        let up = gate + width
+        let dst = out + r * width
+        var c = 0
+        while c + 8 <= width {
+          let g = UnsafeRawPointer(gate + c).loadUnaligned(as: VectorMath.Vector.self)
+          let u = UnsafeRawPointer(up + c).loadUnaligned(as: VectorMath.Vector.self)
+          UnsafeMutableRawPointer(dst + c).storeBytes(
+            of: VectorMath.geluTanh(g) * u, as: VectorMath.Vector.self)
+          c += 8
+        }
+        while c < width {
+          dst[c] = geluTanh(gate[c]) * up[c]
+          c += 1
+        }
+      }
+    }
+  }
+
+  /// `√(2/π)`, gelu_tanh's inner factor, and its cubic coefficient.
+  static let geluFactor: Float = 0.797_884_56
+  static let geluCubic: Float = 0.044_715
+
+  @inline(__always)
+  static func geluTanh(_ g: Float) -> Float {
+    let y = geluFactor * (g + geluCubic * g * g * g)
+    return g / (1 + expf(-2 * y))
+  }
+
+  /// Soft-capping in place, `x ← cap · tanh(scale · x / cap)` (Gemma 2's attention scores and
+  /// final logits), on the first `min(columns, firstPosition + r + 1)` columns of row r (the
+  /// causally kept ones; pass `firstPosition: columns` for every column), one thread.
+  /// With `tanh`, the tanh values (`[rows, columns]`) are also written there for the backward.
+  public static func softcap(
+    _ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, firstPosition: Int,
+    scale: Float, cap: Float, tanh: UnsafeMutablePointer<Float>? = nil
+  ) {
+    for r in 0..<rows {
+      let row = x + r * columns
+      let keep = min(columns, firstPosition + r + 1)
+      var j = 0
+      while j + 8 <= keep {
+        let v = UnsafeRawPointer(row + j).loadUnaligned(as: VectorMath.Vector.self)
+        let t = VectorMath.tanh(v * scale / cap)
+        if let tanh {
+          UnsafeMutableRawPointer(tanh + r * columns + j).storeBytes(
+            of: t, as: VectorMath.Vector.self)
+        }
+        UnsafeMutableRawPointer(row + j).storeBytes(of: t * cap, as: VectorMath.Vector.self)
+        j += 8
+      }
+      while j < keep {
+        let t = tanhf(row[j] * scale / cap)
+        tanh?[r * columns + j] = t
+        row[j] = t * cap
+        j += 1
       }
     }
   }

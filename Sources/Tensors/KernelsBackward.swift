@@ -14,10 +14,13 @@ extension Kernels {
   ///
   /// `s` is recomputed from x (one pass, cheaper than storing it). `dx` may be nil when only the
   /// weight's gradient is wanted, `dWeight` when the weight is frozen.
+  ///
+  /// With `weightOffset` (Gemma's `1 + w`), the scale is `weightOffset + weight`; the weight's
+  /// gradient is the same.
   public static func rmsNormBackward(
     _ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     eps: Float, dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-    rows: Int, columns: Int
+    rows: Int, columns: Int, weightOffset: Float = 0
   ) {
     columnSums(rows: rows, columns: columns, into: dWeight) { range, partial in
       for r in range {
@@ -27,10 +30,10 @@ extension Kernels {
         if let dx {
           let dst = dx + r * columns  // [C]
           var dot: Float = 0
-          for c in 0..<columns { dot += d[c] * weight[c] * row[c] }
+          for c in 0..<columns { dot += d[c] * (weightOffset + weight[c]) * row[c] }
           let correction = scale * scale * scale * dot / Float(columns)
           for c in 0..<columns {
-            dst[c] += scale * d[c] * weight[c] - correction * row[c]
+            dst[c] += scale * d[c] * (weightOffset + weight[c]) - correction * row[c]
           }
         }
         if let partial {
@@ -119,6 +122,50 @@ extension Kernels {
           dUp[c] += d[c] * g * sigmoid
         }
       }
+    }
+  }
+
+  /// Backward of `geluTanhGate`: `a = gelu_tanh(g) · u` with `gelu_tanh(g) = g·σ(2y)`,
+  /// `y = √(2/π)·(g + 0.044715·g³)`, so
+  ///
+  ///     dg += da · u · (σ(2y) + g · σ(2y)·(1 − σ(2y)) · 2y')     y' = √(2/π)·(1 + 3·0.044715·g²)
+  ///     du += da · gelu_tanh(g)
+  ///
+  /// Layouts as `siluGateBackward`.
+  public static func geluTanhGateBackward(
+    _ dOut: UnsafePointer<Float>, fused: UnsafePointer<Float>,
+    dFused: UnsafeMutablePointer<Float>, rows: Int, width: Int
+  ) {
+    Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
+      for r in range {
+        let gate = fused + r * 2 * width  // [I]
+        let up = gate + width  // [I]
+        let dGate = dFused + r * 2 * width  // [I]
+        let dUp = dGate + width  // [I]
+        let d = dOut + r * width  // [I]
+        for c in 0..<width {
+          let g = gate[c]
+          let y = geluFactor * (g + geluCubic * g * g * g)
+          let dy = geluFactor * (1 + 3 * geluCubic * g * g)
+          let sigmoid = 1 / (1 + expf(-2 * y))
+          dGate[c] += d[c] * up[c] * (sigmoid + g * sigmoid * (1 - sigmoid) * 2 * dy)
+          dUp[c] += d[c] * g * sigmoid
+        }
+      }
+    }
+  }
+
+  /// Backward of `softcap` through its tanh values `t`, in place on the gradient of its output:
+  /// `dx = dOut · (1 − t²) · scale` on the kept columns (the others are left alone).
+  public static func softcapBackward(
+    _ gradient: UnsafeMutablePointer<Float>, tanh: UnsafePointer<Float>, rows: Int,
+    columns: Int, firstPosition: Int, scale: Float
+  ) {
+    for r in 0..<rows {
+      let d = gradient + r * columns  // [columns]
+      let t = tanh + r * columns  // [columns]
+      let keep = min(columns, firstPosition + r + 1)
+      for j in 0..<keep { d[j] *= (1 - t[j] * t[j]) * scale }
     }
   }
 

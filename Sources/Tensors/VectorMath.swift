@@ -34,6 +34,24 @@ public enum VectorMath {
     return result
   }
 
+  /// tanh, to a few ulp: `1 − 2/(e^{2x} + 1)`, and below |x| < 1/16, where that formula
+  /// cancels, the odd series to x⁵ (its first omitted term is under 1e-9 of x there).
+  @inline(__always)
+  public static func tanh(_ x: Vector) -> Vector {
+    var result = 1 - 2 / (exp(2 * x) + 1)
+    let x2 = x * x
+    let series = x * (1 + x2 * (-1.0 / 3 + x2 * (2.0 / 15)))
+    result.replace(with: series, where: x2 .< 1.0 / 256)
+    return result
+  }
+
+  /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, written `x·σ(2y)`.
+  @inline(__always)
+  public static func geluTanh(_ x: Vector) -> Vector {
+    let y = 0.797_884_56 * (x + 0.044_715 * x * x * x)
+    return x / (1 + exp(-2 * y))
+  }
+
   /// `x · σ(x)`, the SiLU activation.
   @inline(__always)
   public static func silu(_ x: Vector) -> Vector {
