@@ -65,6 +65,10 @@ public struct CompressionPlan {
   public let end: Int
   /// Source layers dropped from the checkpoint.
   public let removed: [Int]
+  /// The layers plain removal drops for the held-out baseline: the same ones the checkpoint
+  /// loses, nothing in their place, so the baseline has exactly as many layers as the pruned
+  /// model. Dropping the whole replaced block (one layer more) would flatter the replacement.
+  public var plainRemovalBaseline: [Int] { removed }
   public let overrides: [String: Surgery.Override]
   public let training: TrainingReport?
   /// Validation MSE of the linear map, and of plain removal, for `linear`.

@@ -317,7 +317,7 @@ struct Prune: ParsableCommand {
         url: URL(fileURLWithPath: output), precision: model.precision)
       evaluation = try HeldOutEvaluation.measure(
         original: loaded, pruned: pruned,
-        plainRemoval: removal.replace == .none ? nil : Array(plan.start..<plan.end),
+        plainRemoval: removal.replace == .none ? nil : plan.plainRemovalBaseline,
         sequences: held, progress: Progress("held-out perplexity", unit: "models"))
       try evaluation!.record(in: URL(fileURLWithPath: output))
     }

@@ -64,6 +64,8 @@ import Testing
     let plan = try plan(request(.layer))
     let report = try #require(plan.training)
     #expect(plan.end - plan.start == 3 && plan.removed == Array((plan.start + 1)..<plan.end))
+    // The held-out baseline removes as many layers as the pruned model lost, not the block.
+    #expect(plan.plainRemovalBaseline.count == plan.end - plan.start - 1)
     #expect(report.bestValidation < report.initialValidation)
     #expect(report.bestValidation < report.plainRemovalValidation!)
     #expect(report.curve.first?.validation == report.initialValidation)
