@@ -23,8 +23,11 @@ public struct TrainingOptions: Codable, Sendable {
   /// model's own output is what perplexity measures (README, "Defaults, measured").
   public var loss = TrainingLoss.kd
   public var epochs = 1
-  public var learningRate = 2e-4
-  public var minimumLearningRate = 5e-5
+  /// Five times the reference's 2e-4: with a CPU's budget (15 steps) it wins on a real model
+  /// (SmolLM2-135M prose, 7 layers fewer: 58% of the lost log-perplexity recovered at 2e-4,
+  /// 66% at 1e-3; README, "Defaults, measured").
+  public var learningRate = 1e-3
+  public var minimumLearningRate = 1e-4
   public var weightDecay = 1e-3
   /// Share of the optimizer steps spent warming up.
   public var warmupFraction = 0.05

@@ -30,10 +30,10 @@ struct TrainingArguments: ParsableArguments {
   var epochs = 1
 
   @Option(help: "Peak learning rate (AdamW, after warm-up, cosine decay).")
-  var lr = 2e-4
+  var lr = TrainingOptions().learningRate
 
   @Option(name: .customLong("min-lr"), help: "Learning rate at the end of the cosine decay.")
-  var minLr = 5e-5
+  var minLr = TrainingOptions().minimumLearningRate
 
   @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay.")
   var weightDecay = 1e-3
