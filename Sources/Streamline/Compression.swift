@@ -117,6 +117,11 @@ public enum Compression {
       }
       return try blocks(model: model, scoring: scored, request: request, progress: progress)
     }
+    if request.training.healNeighbors && !replacement.isTrained {
+      throw StreamlineError.badRequest(
+        "--heal-neighbors trains the layers next to a trained replacement: it needs --replace layer or ffn"
+      )
+    }
     if replacement.isTrained || replacement == .linear {
       guard training.count >= 2 else {
         throw StreamlineError.badRequest(
@@ -178,7 +183,9 @@ public enum Compression {
 
     // Training states: only those the replacement needs, each sequence run only as far as the
     // last of them.
-    let needed: [Int]
+    let healed = healedNeighbors(
+      start: start, end: end, layers: config.numLayers, options: request.training)
+    var needed: [Int]
     switch (replacement, request.training.loss) {
     case (.none, _): needed = []
     case (.linear, _): needed = [start - 1, end]
@@ -193,6 +200,7 @@ public enum Compression {
             + (loss == .kd ? [config.numLayers] : []))
       ).sorted()
     }
+    if healed.before != nil { needed = ([start - 1] + needed).sorted() }
     let lengths = training.map(\.count)
     var store: StateStore?
     var captureReport: CaptureReport?
@@ -327,10 +335,18 @@ public enum Compression {
         options: request.training, analysis: analysis)
     case .layer, .ffn:
       let load = { (index: Int) in try config.loadLayer(index, from: folder, precision: .f32) }
+      let healed = healedNeighbors(
+        start: start, end: end, layers: config.numLayers, options: request.training)
+      let neighbors =
+        try healed.before == nil && healed.after == nil
+        ? nil
+        : HealedNeighbors(
+          before: healed.before.map(load), after: healed.after.map(load),
+          rateScale: request.training.healRateScale)
       var top: FrozenTop?
       if request.training.loss.throughTop {
         top = FrozenTop(
-          layers: try (end..<config.numLayers).map(load),
+          layers: try ((healed.after.map { $0 + 1 } ?? end)..<config.numLayers).map(load),
           head: try config.loadHead(from: folder, precision: .f32),
           // The teacher's logits are only ever a forward: bf16 products halve their cost.
           teacherHead: request.training.loss == .kd
@@ -341,7 +357,8 @@ public enum Compression {
         lengths: lengths, inputs: store!.pointer(state: start),
         targets: request.training.loss == .mse || fitsLinear ? store!.pointer(state: end) : nil,
         tokens: training, width: config.hiddenSize,
-        teacher: request.training.loss == .kd ? store!.pointer(state: config.numLayers) : nil)
+        teacher: request.training.loss == .kd ? store!.pointer(state: config.numLayers) : nil,
+        preceding: healed.before.map { store!.pointer(state: $0) })
       let (trainSet, validationSet) = try ReplacementTrainer.split(
         lengths.count, fraction: request.training.validationFraction,
         seed: request.training.seed)
@@ -395,7 +412,8 @@ public enum Compression {
       for kind in kinds {
         let (layer, trainable) = try candidate(kind)
         let trainer = try ReplacementTrainer(
-          layer: layer, trainable: trainable, data: data, options: request.training, top: top)
+          layer: layer, trainable: trainable, data: data, options: request.training, top: top,
+          neighbors: neighbors)
         if requested == .auto {
           let loss = try trainer.validationLoss()
           scored[kind.rawValue] = loss
@@ -412,20 +430,40 @@ public enum Compression {
       report.initialization = InitializationReport(
         requested: requested, chosen: chosen, validation: scored,
         mergeWeights: chosen == .merge || scored["merge"] != nil ? mergeWeights : nil)
+      report.healedLayers = [healed.before, healed.after].compactMap { $0 }
       var overrides: [String: Surgery.Override] = [:]
-      let prefix = config.layerPrefix(start)
-      for (name, shape, values) in layer.namedParameters() {
-        let source = prefix + name
-        let dtype = try folder.info(source).dtype
-        let copy = Array(values)
-        overrides[source] = { newName in
-          try WritableTensor(newName, shape: shape, values: copy, as: dtype)
+      var written: [(Int, any DecoderLayer)] = [(start, layer)]
+      if let index = healed.before, let before = neighbors?.before {
+        written.append((index, before))
+      }
+      if let index = healed.after, let after = neighbors?.after { written.append((index, after)) }
+      for (index, trained) in written {
+        let prefix = config.layerPrefix(index)
+        for (name, shape, values) in trained.namedParameters() {
+          let source = prefix + name
+          let dtype = try folder.info(source).dtype
+          let copy = Array(values)
+          overrides[source] = { newName in
+            try WritableTensor(newName, shape: shape, values: copy, as: dtype)
+          }
         }
       }
       return CompressionPlan(
         analysis: analysis, start: start, end: end, removed: Array((start + 1)..<end),
         overrides: overrides, training: report, linearFit: nil)
     }
+  }
+
+  /// The source layers `--heal-neighbors` trains beside the replacement of `start..<end`: the
+  /// one before the block (when there is one), and the one after it (when there is one and the
+  /// loss reaches it: `lm`, `kd`).
+  static func healedNeighbors(start: Int, end: Int, layers: Int, options: TrainingOptions)
+    -> (before: Int?, after: Int?)
+  {
+    guard options.healNeighbors else { return (nil, nil) }
+    return (
+      start > 0 ? start - 1 : nil, options.loss.throughTop && end < layers ? end : nil
+    )
   }
 
   /// Whether the initialisation needs the block output h_end of the training sequences.

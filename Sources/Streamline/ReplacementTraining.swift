@@ -47,6 +47,10 @@ public struct TrainingOptions: Codable, Sendable {
   /// Bytes of the frozen layers' activations kept between forward and backward (lm, kd) per
   /// micro-batch; beyond it they are recomputed from each layer's input (a third more work).
   public var frozenActivationBytes = 2 << 30
+  /// Also trains the layers next to the block (the one before it, and for `lm` and `kd` the one
+  /// after it), at `healRateScale` times the replacement's learning rate.
+  public var healNeighbors = false
+  public var healRateScale = 0.1
 
   public init() {}
 
@@ -63,6 +67,8 @@ public struct TrainingOptions: Codable, Sendable {
     case validateEvery = "validate_every"
     case initialization = "init"
     case frozenActivationBytes = "frozen_activation_bytes"
+    case healNeighbors = "heal_neighbors"
+    case healRateScale = "heal_lr_scale"
   }
 }
 
@@ -95,6 +101,8 @@ public struct TrainingReport: Codable, Sendable {
   public let curve: [Point]
   /// The initialisation chosen and each candidate's validation loss (set by `Compression`).
   public var initialization: InitializationReport?
+  /// Source layers next to the block trained with it (`--heal-neighbors`; set by `Compression`).
+  public var healedLayers: [Int]?
 
   enum CodingKeys: String, CodingKey {
     case options, steps, seconds, curve
@@ -106,6 +114,7 @@ public struct TrainingReport: Codable, Sendable {
     case bestValidation = "best_validation"
     case bestStep = "best_step"
     case initialization
+    case healedLayers = "healed_layers"
   }
 }
 
@@ -119,10 +128,13 @@ public struct TrainingData {
   public let width: Int
   /// The original model's final residual state h_L of every row (distillation's teacher).
   public let teacher: UnsafePointer<Float>?  // [rows, C]
+  /// The state before the layer ahead of the block, h_start−1: the input when that layer heals.
+  public let preceding: UnsafePointer<Float>?  // [rows, C]
 
   public init(
     lengths: [Int], inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>?,
-    tokens: [[Int]], width: Int, teacher: UnsafePointer<Float>? = nil
+    tokens: [[Int]], width: Int, teacher: UnsafePointer<Float>? = nil,
+    preceding: UnsafePointer<Float>? = nil
   ) {
     self.lengths = lengths
     self.inputs = inputs
@@ -130,6 +142,7 @@ public struct TrainingData {
     self.tokens = tokens
     self.width = width
     self.teacher = teacher
+    self.preceding = preceding
   }
 
   var offsets: [Int] { lengths.reduce(into: [0]) { $0.append($0.last! + $1) } }
@@ -154,16 +167,52 @@ public struct FrozenTop {
   }
 }
 
+/// The layers next to the block that train with the replacement (`--heal-neighbors`), at a
+/// smaller learning rate: `before` runs on h_start−1 ahead of it, `after` is the first layer
+/// above the block, taken out of the frozen top (so only with `lm` and `kd`).
+public struct HealedNeighbors {
+  public let before: (any DecoderLayer)?
+  public let after: (any DecoderLayer)?
+  public let rateScale: Double
+
+  public init(before: (any DecoderLayer)?, after: (any DecoderLayer)?, rateScale: Double) {
+    self.before = before
+    self.after = after
+    self.rateScale = rateScale
+  }
+}
+
 /// Trains a replacement layer R so that R(h_i) ≈ h_i+k (or so the pruned model predicts the
 /// next token), with causal attention at the real positions exactly as at inference; AdamW,
 /// warm-up then cosine decay, global-norm clipping, gradient accumulation; validation at
 /// intervals, keeping the best weights, the initial ones included.
 public final class ReplacementTrainer {
-  let layer: any DecoderLayer
-  /// The parameters trained (a subset for an MLP-only replacement) and their gradients.
-  let trainable: [Tensor]
-  let gradients: LayerGradients
-  let trainableGradients: [Tensor]
+  /// One layer that trains: its parameters (a subset for an MLP-only replacement), their
+  /// gradients, and its learning rate as a share of the peak.
+  struct Stage {
+    let layer: any DecoderLayer
+    let trainable: [Tensor]
+    let gradients: LayerGradients
+    let trainableGradients: [Tensor]
+    let rateScale: Double
+
+    init(_ layer: any DecoderLayer, trainable: [Int]?, rateScale: Double) {
+      self.layer = layer
+      self.rateScale = rateScale
+      let chosen = trainable ?? Array(layer.parameterTable.indices)
+      let parameters = layer.parameters
+      self.trainable = chosen.map { parameters[$0] }
+      gradients = LayerGradients(zerosFor: layer)
+      let all = gradients.tensors
+      trainableGradients = chosen.map { all[$0] }
+    }
+  }
+
+  /// The layers that train, bottom to top: the healed layer before the block, the
+  /// replacement, the healed layer after it.
+  let stages: [Stage]
+  /// The replacement's index in `stages`.
+  let replacementStage: Int
   let data: TrainingData
   let options: TrainingOptions
   let top: FrozenTop?
@@ -172,7 +221,7 @@ public final class ReplacementTrainer {
   /// `trainable` picks, by index into `layer.parameters`, what is updated (all by default).
   public init(
     layer: any DecoderLayer, trainable: [Int]? = nil, data: TrainingData, options: TrainingOptions,
-    top: FrozenTop? = nil
+    top: FrozenTop? = nil, neighbors: HealedNeighbors? = nil
   ) throws {
     guard options.loss == .mse || top != nil else {
       preconditionFailure("the language-model and distillation losses need the frozen top")
@@ -180,18 +229,31 @@ public final class ReplacementTrainer {
     guard options.loss != .kd || data.teacher != nil else {
       preconditionFailure("distillation needs the original model's final states")
     }
-    self.layer = layer
+    guard neighbors?.before == nil || data.preceding != nil else {
+      preconditionFailure("healing the layer before the block needs its input states")
+    }
+    guard neighbors?.after == nil || options.loss.throughTop else {
+      preconditionFailure("the layer after the block trains only through the frozen top")
+    }
     self.data = data
     self.options = options
     self.top = top
-    let parameters = layer.parameters
-    let chosen = trainable ?? Array(parameters.indices)
-    self.trainable = chosen.map { parameters[$0] }
-    gradients = LayerGradients(zerosFor: layer)
-    let all = gradients.tensors
-    trainableGradients = chosen.map { all[$0] }
+    var stages: [Stage] = []
+    let scale = neighbors?.rateScale ?? 1
+    if let before = neighbors?.before {
+      stages.append(Stage(before, trainable: nil, rateScale: scale))
+    }
+    replacementStage = stages.count
+    stages.append(Stage(layer, trainable: trainable, rateScale: 1))
+    if let after = neighbors?.after {
+      stages.append(Stage(after, trainable: nil, rateScale: scale))
+    }
+    self.stages = stages
     context = LayerContext(span: data.lengths.max() ?? 1)
   }
+
+  var trainable: [Tensor] { stages.flatMap(\.trainable) }
+  var trainableGradients: [Tensor] { stages.flatMap(\.trainableGradients) }
 
   /// Splits the sequences into training and validation sets with the seed.
   static func split(_ count: Int, fraction: Double, seed: UInt64) throws -> (
@@ -208,13 +270,15 @@ public final class ReplacementTrainer {
     return (Array(order[held...]).sorted(), Array(order[..<held]).sorted())
   }
 
-  /// Copies the rows of `sequences` into one batch: inputs, targets and the batch layout.
+  /// Copies the rows of `sequences` into one batch: inputs (the first stage's), targets and the
+  /// batch layout.
   /// The target rows are h_i+k for MSE and the teacher's h_L for distillation.
   func gather(_ sequences: [Int]) -> (Tensor, Tensor?, Batch, [[Int]]) {
     let offsets = data.offsets
     let lengths = sequences.map { data.lengths[$0] }
     let rows = lengths.reduce(0, +)
     let x = Tensor(uninitialized: [rows, data.width])
+    let input = replacementStage > 0 ? data.preceding! : data.inputs
     let source: UnsafePointer<Float>? =
       switch options.loss {
       case .mse: data.targets
@@ -225,7 +289,7 @@ public final class ReplacementTrainer {
     var row = 0
     for s in sequences {
       let count = data.lengths[s] * data.width
-      x.row(row).update(from: data.inputs + offsets[s] * data.width, count: count)
+      x.row(row).update(from: input + offsets[s] * data.width, count: count)
       if let source, let y {
         y.row(row).update(from: source + offsets[s] * data.width, count: count)
       }
@@ -236,14 +300,17 @@ public final class ReplacementTrainer {
     )
   }
 
-  /// The loss of the current weights on `sequences` (forward only), a micro-batch at a time.
+  /// The loss of the current weights on `sequences` (forward only), a micro-batch at a time;
+  /// `identity` skips the replacement (plain removal).
   func evaluate(_ sequences: [Int], identity: Bool = false) -> Double {
     var total = 0.0
     var weight = 0.0
     for start in stride(from: 0, to: sequences.count, by: options.microBatch) {
       let part = Array(sequences[start..<min(sequences.count, start + options.microBatch)])
       let (x, y, batch, tokens) = gather(part)
-      if !identity { layer.forward(x.pointer, batch: batch, context: context) }
+      for (index, stage) in stages.enumerated() where !identity || index != replacementStage {
+        stage.layer.forward(x.pointer, batch: batch, context: context)
+      }
       switch options.loss {
       case .mse:
         let loss = Kernels.mseLoss(x.pointer, target: y!.pointer, count: x.count)
@@ -280,7 +347,7 @@ public final class ReplacementTrainer {
   /// One micro-batch forward and backward; gradients are added, scaled by `scale`.
   func accumulate(_ sequences: [Int], scale: Float) -> Double {
     let (x, y, batch, tokens) = gather(sequences)
-    let saved = layer.forwardSaving(x.pointer, batch: batch, context: context)
+    let saved = stages.map { $0.layer.forwardSaving(x.pointer, batch: batch, context: context) }
     let gradient = Tensor(zeros: x.shape)  // [rows, C], dL/d(R's output)
     let loss: Double
     switch options.loss {
@@ -328,7 +395,10 @@ public final class ReplacementTrainer {
         }
       }
     }
-    layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
+    for (stage, saved) in zip(stages, saved).reversed() {
+      stage.layer.backward(
+        saved, gradient: gradient.pointer, into: stage.gradients, context: context)
+    }
     return loss
   }
 
@@ -352,12 +422,15 @@ public final class ReplacementTrainer {
       totalSteps: totalSteps)
     let validateEvery =
       options.validateEvery > 0 ? options.validateEvery : max(1, totalSteps / 10)
-    let optimizer = AdamW(parameters: trainable, weightDecay: options.weightDecay)
+    let optimizers = stages.map {
+      AdamW(parameters: $0.trainable, weightDecay: options.weightDecay)
+    }
 
     let plain = options.loss == .mse ? evaluate(validationSet, identity: true) : nil
     let initial = evaluate(validationSet)
     var best = initial
     var bestStep = 0
+    let trainable = self.trainable
     var bestWeights = trainable.map { $0.copy() }
     var curve = [
       TrainingReport.Point(step: 0, loss: nil, validation: initial, learningRate: 0)
@@ -371,7 +444,7 @@ public final class ReplacementTrainer {
       generator.shuffle(&order)
       for first in stride(from: 0, to: order.count, by: perStep) {
         let group = Array(order[first..<min(order.count, first + perStep)])
-        gradients.zero()
+        for stage in stages { stage.gradients.zero() }
         var loss = 0.0
         let micro = stride(from: 0, to: group.count, by: options.microBatch).map {
           Array(group[$0..<min(group.count, $0 + options.microBatch)])
@@ -382,7 +455,9 @@ public final class ReplacementTrainer {
         }
         GradientClipping.clip(trainableGradients, maxNorm: options.gradientClip)
         let rate = schedule.rate(at: step)
-        optimizer.step(gradients: trainableGradients, learningRate: rate)
+        for (stage, optimizer) in zip(stages, optimizers) {
+          optimizer.step(gradients: stage.trainableGradients, learningRate: rate * stage.rateScale)
+        }
         step += 1
         var validation: Double?
         if step % validateEvery == 0 || step == totalSteps {

@@ -65,6 +65,18 @@ struct TrainingArguments: ParsableArguments {
     help: "GiB of training states kept in memory before spilling to disk.")
   var trainMemory = 8.0
 
+  @Flag(
+    name: .customLong("heal-neighbors"),
+    help:
+      "Also train the layer before the block and (lm, kd) the layer after it, at --heal-lr-scale times the learning rate."
+  )
+  var healNeighbors = false
+
+  @Option(
+    name: .customLong("heal-lr-scale"),
+    help: "The healed neighbours' learning rate as a share of the replacement's.")
+  var healLrScale = TrainingOptions().healRateScale
+
   var options: TrainingOptions {
     var options = TrainingOptions()
     options.loss = loss
@@ -78,6 +90,8 @@ struct TrainingArguments: ParsableArguments {
     options.microBatch = microBatch
     options.accumulation = gradAccum
     options.validationFraction = valFraction
+    options.healNeighbors = healNeighbors
+    options.healRateScale = healLrScale
     return options
   }
 
@@ -93,9 +107,11 @@ struct TrainingArguments: ParsableArguments {
     guard epochs > 0, microBatch > 0, gradAccum > 0, trainSamples >= 0 else {
       throw ValidationError("--epochs, --micro-batch and --grad-accum must be positive")
     }
-    guard lr > 0, minLr >= 0, (0..<1).contains(warmup), (0..<1).contains(valFraction), clip > 0
+    guard lr > 0, minLr >= 0, (0..<1).contains(warmup), (0..<1).contains(valFraction), clip > 0,
+      healLrScale > 0, healLrScale.isFinite
     else {
-      throw ValidationError("learning rates, --warmup, --val-fraction and --clip are out of range")
+      throw ValidationError(
+        "learning rates, --heal-lr-scale, --warmup, --val-fraction and --clip are out of range")
     }
   }
 }

@@ -1,0 +1,104 @@
+import Checkpoint
+import Foundation
+import Models
+import Tensors
+import Testing
+
+@testable import Streamline
+
+/// `--heal-neighbors`: the layers beside the block train with the replacement.
+@Suite struct HealingTests {
+  let replacement = ReplacementTests()
+
+  func healing(_ loss: TrainingLoss) -> CompressionRequest {
+    var request = replacement.request(.layer, loss: loss)
+    request.training.epochs = 1
+    request.training.healNeighbors = true
+    return request
+  }
+
+  @Test func distillationHealsTheLayersBeforeAndAfterTheBlock() throws {
+    let plan = try replacement.plan(healing(.kd))
+    let report = try #require(plan.training)
+    let source = try ModelFolder(url: Fixtures.model("llama-gqa"))
+    let layers = try DecoderModel(url: Fixtures.model("llama-gqa")).config.numLayers
+    var healed = [Int]()
+    if plan.start > 0 { healed.append(plan.start - 1) }
+    if plan.end < layers { healed.append(plan.end) }
+    #expect(!healed.isEmpty && report.healedLayers == healed)
+    #expect(report.bestValidation < report.initialValidation)
+    // Every healed layer is written, and trained away from its source weights.
+    for index in healed + [plan.start] {
+      let name = LlamaConfig.layerPrefix(index) + "mlp.down_proj.weight"
+      let written = try #require(plan.overrides[name])
+      let output = Fixtures.temporary("healed")
+      defer { try? FileManager.default.removeItem(at: output) }
+      try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+      _ = try CheckpointWriter.save([try written("x")], to: output)
+      #expect(
+        try ModelFolder.readTensors(output).float("x").toArray() != source.float(name).toArray())
+    }
+    // Healing starts where plain training starts: the layer before reproduces the block input.
+    var plain = healing(.kd)
+    plain.training.healNeighbors = false
+    let unhealed = try #require(try replacement.plan(plain).training)
+    #expect(
+      abs(report.initialValidation - unhealed.initialValidation)
+        <= 1e-4 * unhealed.initialValidation)
+  }
+
+  @Test func hiddenStateLossHealsOnlyTheLayerBefore() throws {
+    let plan = try replacement.plan(healing(.mse))
+    let report = try #require(plan.training)
+    #expect(report.healedLayers == (plan.start > 0 ? [plan.start - 1] : []))
+  }
+
+  @Test func healingNeedsATrainedReplacement() throws {
+    for kind in [ReplacementKind.none, .linear] {
+      var request = healing(.kd)
+      request.replacement = kind
+      #expect(
+        Fixtures.message { _ = try replacement.plan(request) }?.contains("--heal-neighbors")
+          == true)
+    }
+  }
+
+  /// The gradient reaching the healed layer before the replacement, through the replacement,
+  /// matches central differences of the loss.
+  @Test func gradientThroughTheStagesMatchesFiniteDifferences() throws {
+    let folder = try ModelFolder(url: Fixtures.model("llama-gqa"))
+    let config = try DecoderModel(url: Fixtures.model("llama-gqa")).config
+    var generator = SplitMix(seed: 7)
+    let (rows, c) = (12, config.hiddenSize)
+    let preceding = Tensor(uninitialized: [rows, c])
+    let targets = Tensor(uninitialized: [rows, c])
+    for i in 0..<preceding.count {
+      preceding.data[i] = generator.nextSigned()
+      targets.data[i] = generator.nextSigned()
+    }
+    var options = TrainingOptions()
+    options.loss = .mse
+    options.microBatch = 2
+    let before = try config.loadLayer(0, from: folder, precision: .f32)
+    let trainer = try ReplacementTrainer(
+      layer: try config.loadLayer(1, from: folder, precision: .f32),
+      data: TrainingData(
+        lengths: [6, 6], inputs: preceding.pointer, targets: targets.pointer, tokens: [],
+        width: c, preceding: preceding.pointer),
+      options: options, neighbors: HealedNeighbors(before: before, after: nil, rateScale: 0.1))
+    _ = trainer.accumulate([0, 1], scale: 1)
+    let weight = before.parameters[0]
+    let gradient = trainer.stages[0].gradients.tensors[0]
+    let index = (0..<gradient.count).max { abs(gradient.data[$0]) < abs(gradient.data[$1]) }!
+    let saved = weight.data[index]
+    let step: Float = 1e-2
+    weight.data[index] = saved + step
+    let up = trainer.evaluate([0, 1])
+    weight.data[index] = saved - step
+    let down = trainer.evaluate([0, 1])
+    weight.data[index] = saved
+    let numeric = (up - down) / Double(2 * step)
+    let analytic = Double(gradient.data[index])
+    #expect(abs(numeric - analytic) <= 0.02 * abs(analytic), "\(numeric) vs \(analytic)")
+  }
+}
