@@ -27,7 +27,7 @@ struct TrainingArguments: ParsableArguments {
   var initialization: ReplacementInit = .auto
 
   @Option(help: "Passes over the training sequences.")
-  var epochs = 1
+  var epochs = TrainingOptions().epochs
 
   @Option(help: "Peak learning rate (AdamW, after warm-up, cosine decay).")
   var lr = TrainingOptions().learningRate
@@ -36,22 +36,22 @@ struct TrainingArguments: ParsableArguments {
   var minLr = TrainingOptions().minimumLearningRate
 
   @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay.")
-  var weightDecay = 1e-3
+  var weightDecay = TrainingOptions().weightDecay
 
   @Option(help: "Share of the steps spent warming up.")
-  var warmup = 0.05
+  var warmup = TrainingOptions().warmupFraction
 
   @Option(help: "Global gradient-norm clip.")
-  var clip = 5.0
+  var clip = TrainingOptions().gradientClip
 
   @Option(name: .customLong("micro-batch"), help: "Sequences per forward and backward.")
-  var microBatch = 4
+  var microBatch = TrainingOptions().microBatch
 
   @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step.")
-  var gradAccum = 1
+  var gradAccum = TrainingOptions().accumulation
 
   @Option(name: .customLong("val-fraction"), help: "Share of training sequences held out.")
-  var valFraction = 0.1
+  var valFraction = TrainingOptions().validationFraction
 
   @Option(
     name: .customLong("train-tokens"),
