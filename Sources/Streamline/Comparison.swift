@@ -115,6 +115,14 @@ public struct Comparison: Codable, Sendable {
   public var originalPerplexity: TextPerplexity?
   public var compressedPerplexity: TextPerplexity?
   public var divergence: Divergence?
+  /// Every item of the tasks `add` paired, in task order, as each model answered it: the
+  /// predictions files `write` puts beside the report (not part of comparison.json).
+  public private(set) var originalPredictions: [Prediction] = []
+  public private(set) var compressedPredictions: [Prediction] = []
+
+  /// The predictions files of the report folder, one per model.
+  public static let originalPredictionsFile = "original.predictions.jsonl"
+  public static let compressedPredictionsFile = "compressed.predictions.jsonl"
 
   enum CodingKeys: String, CodingKey {
     case original, compressed, tasks, divergence
@@ -126,6 +134,68 @@ public struct Comparison: Codable, Sendable {
     self.original = original
     self.compressed = compressed
     tasks = []
+  }
+
+  /// The tokenizers the two models are scored with: each folder's own. A compressed folder
+  /// normally carries the tokenizer; when its own cannot be loaded it borrows the original's.
+  public static func encoders(original: URL, compressed: URL) throws -> (
+    original: RequestEncoder, compressed: RequestEncoder
+  ) {
+    let originalEncoder = try RequestEncoder(modelFolder: original)
+    return (originalEncoder, (try? RequestEncoder(modelFolder: compressed)) ?? originalEncoder)
+  }
+
+  /// Pairs both models' scores of one task: its row (accuracies, relative accuracies and
+  /// stability) and both models' predictions. The scores must be of the same task and items,
+  /// item by item the same label and number of choices; otherwise one line says where they
+  /// differ, naming the task file.
+  public mutating func add(
+    original: TaskScore, _ originalReport: TaskReport, compressed: TaskScore,
+    _ compressedReport: TaskReport
+  ) throws {
+    let file = originalReport.file
+    guard original.name == compressed.name else {
+      throw EvaluationError.mismatch(
+        path: file,
+        reason:
+          "the original's scores are of task \(original.name), the compressed model's of \(compressed.name)"
+      )
+    }
+    guard !original.items.isEmpty else {
+      throw EvaluationError.empty(path: file, reason: "task \(original.name) has no scored items")
+    }
+    guard original.items.count == compressed.items.count else {
+      throw EvaluationError.mismatch(
+        path: file,
+        reason:
+          "task \(original.name): the original scored \(original.items.count) items, the compressed model \(compressed.items.count)"
+      )
+    }
+    for (a, b) in zip(original.items, compressed.items) {
+      guard a.index == b.index, a.label == b.label, a.tokens.count == b.tokens.count else {
+        throw EvaluationError.mismatch(
+          path: file,
+          reason:
+            "task \(original.name) item \(a.index) has a different index, label or number of choices in the compressed model's scores"
+        )
+      }
+    }
+    let a = PredictionsFile.lines([original])
+    let b = PredictionsFile.lines([compressed])
+    tasks.append(
+      TaskRow(
+        original: originalReport, compressed: compressedReport,
+        stability: StabilityResult(task: original.name, original: a, compressed: b)))
+    originalPredictions += a
+    compressedPredictions += b
+  }
+
+  /// The compressed model's perplexity and its divergence from the original over the same
+  /// windows; the original's perplexity is the divergence's reference.
+  public mutating func setPerplexity(compressed: TextPerplexity, divergence: Divergence?) {
+    compressedPerplexity = compressed
+    self.divergence = divergence
+    originalPerplexity = divergence?.reference
   }
 
   public static func relative(_ a: Double, _ b: Double) -> Double { b == 0 ? .nan : a / b }
@@ -282,8 +352,8 @@ public struct Comparison: Codable, Sendable {
     return svg.document
   }
 
-  /// comparison.json, comparison.md and comparison.svg in `folder` (created if needed), each
-  /// written atomically.
+  /// comparison.json, comparison.md and comparison.svg in `folder` (created if needed), and
+  /// with the tasks `add` paired both models' predictions files, each written atomically.
   public func write(to folder: URL) throws {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try Data(try Format.jsonNumbers(self).utf8).write(
@@ -292,6 +362,14 @@ public struct Comparison: Codable, Sendable {
       to: folder.appendingPathComponent("comparison.md"), options: .atomic)
     try Data(chart.utf8).write(
       to: folder.appendingPathComponent("comparison.svg"), options: .atomic)
+    if !originalPredictions.isEmpty {
+      try PredictionsFile.write(
+        originalPredictions,
+        path: folder.appendingPathComponent(Self.originalPredictionsFile).path)
+      try PredictionsFile.write(
+        compressedPredictions,
+        path: folder.appendingPathComponent(Self.compressedPredictionsFile).path)
+    }
   }
 }
 

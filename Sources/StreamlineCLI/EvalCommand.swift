@@ -301,60 +301,37 @@ struct Compare: ParsableCommand {
     let documents = try evaluation.perplexity.map {
       try TextFile.read(path: $0, field: evaluation.textField)
     }
-    let a = try DecoderModel(
-      url: URL(fileURLWithPath: DemoModel.resolve(original)), precision: precision,
-      residentWeights: true)
-    let b = try DecoderModel(
-      url: URL(fileURLWithPath: DemoModel.resolve(compressed)), precision: precision,
-      residentWeights: true)
-    let needsTokenizer = documents != nil || !tasks.isEmpty
-    let encoderA = needsTokenizer ? try loadEncoder(original) : nil
-    // The compressed folder normally carries the tokenizer; fall back to the original's.
-    let encoderB = needsTokenizer ? ((try? loadEncoder(compressed)) ?? encoderA) : nil
+    let originalFolder = URL(fileURLWithPath: DemoModel.resolve(original))
+    let compressedFolder = URL(fileURLWithPath: DemoModel.resolve(compressed))
+    let a = try DecoderModel(url: originalFolder, precision: precision, residentWeights: true)
+    let b = try DecoderModel(url: compressedFolder, precision: precision, residentWeights: true)
+    let encoders =
+      documents != nil || !tasks.isEmpty
+      ? try Comparison.encoders(original: originalFolder, compressed: compressedFolder) : nil
     var comparison = Comparison(
       original: try ModelFacts(model: a, speedTokens: speedTokens),
       compressed: try ModelFacts(model: b, speedTokens: speedTokens))
-    var predictions: ([TaskScore], [TaskScore]) = ([], [])
-    if let encoderA, let encoderB {
+    if let encoders {
       for task in tasks {
         let (sa, ra) = try evaluation.score(
-          task, model: a, encoder: encoderA, label: "original ")
+          task, model: a, encoder: encoders.original, label: "original ")
         let (sb, rb) = try evaluation.score(
-          task, model: b, encoder: encoderB, label: "compressed ")
-        predictions.0.append(sa)
-        predictions.1.append(sb)
-        let pa = PredictionsFile.lines([sa])
-        let pb = PredictionsFile.lines([sb])
-        comparison.tasks.append(
-          Comparison.TaskRow(
-            original: ra, compressed: rb,
-            stability: StabilityResult(task: task.name, original: pa, compressed: pb)))
+          task, model: b, encoder: encoders.compressed, label: "compressed ")
+        try comparison.add(original: sa, ra, compressed: sb, rb)
       }
       if let documents {
-        let (seqLen, stride) = evaluation.windowLength(encoderA)
-        var scorer = TextScorer(model: b, encoder: encoderA)
+        // Both models see the same windows: the original's tokens.
+        let (seqLen, stride) = evaluation.windowLength(encoders.original)
+        var scorer = TextScorer(model: b, encoder: encoders.original)
         scorer.batchRows = max(evaluation.batchRows, seqLen)
         let progress = Progress("perplexity and divergence windows")
         let (result, divergence) = try scorer.run(
           documents: documents, seqLen: seqLen, stride: stride, reference: a
         ) { done, total in progress.update(done, of: total) }
-        comparison.compressedPerplexity = result
-        comparison.divergence = divergence
-        comparison.originalPerplexity = divergence?.reference
+        comparison.setPerplexity(compressed: result, divergence: divergence)
       }
     }
-    if let report {
-      let folder = URL(fileURLWithPath: report)
-      try comparison.write(to: folder)
-      if !tasks.isEmpty {
-        try PredictionsFile.write(
-          PredictionsFile.lines(predictions.0),
-          path: folder.appendingPathComponent("original.predictions.jsonl").path)
-        try PredictionsFile.write(
-          PredictionsFile.lines(predictions.1),
-          path: folder.appendingPathComponent("compressed.predictions.jsonl").path)
-      }
-    }
+    if let report { try comparison.write(to: URL(fileURLWithPath: report)) }
     emit(output.json ? try Format.jsonNumbers(comparison) : comparison.text)
   }
 }

@@ -27,7 +27,7 @@ struct TrainingArguments: ParsableArguments {
   var initialization: ReplacementInit = .auto
 
   @Option(help: "Passes over the training sequences.")
-  var epochs = 1
+  var epochs = TrainingOptions().epochs
 
   @Option(help: "Peak learning rate (AdamW, after warm-up, cosine decay).")
   var lr = TrainingOptions().learningRate
@@ -36,22 +36,22 @@ struct TrainingArguments: ParsableArguments {
   var minLr = TrainingOptions().minimumLearningRate
 
   @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay.")
-  var weightDecay = 1e-3
+  var weightDecay = TrainingOptions().weightDecay
 
   @Option(help: "Share of the steps spent warming up.")
-  var warmup = 0.05
+  var warmup = TrainingOptions().warmupFraction
 
   @Option(help: "Global gradient-norm clip.")
-  var clip = 5.0
+  var clip = TrainingOptions().gradientClip
 
   @Option(name: .customLong("micro-batch"), help: "Sequences per forward and backward.")
-  var microBatch = 4
+  var microBatch = TrainingOptions().microBatch
 
   @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step.")
-  var gradAccum = 1
+  var gradAccum = TrainingOptions().accumulation
 
   @Option(name: .customLong("val-fraction"), help: "Share of training sequences held out.")
-  var valFraction = 0.1
+  var valFraction = TrainingOptions().validationFraction
 
   @Option(
     name: .customLong("train-tokens"),
@@ -171,30 +171,6 @@ struct Prune: ParsableCommand {
       visibility: .hidden))
   var stopAfterCapture = false
 
-  struct Summary: Codable {
-    let output: String
-    let removedLayers: [Int]
-    let replacedLayer: Int?
-    let numLayers: Int
-    let parameters: Int
-    let parametersBefore: Int
-    let files: [String]
-    let training: TrainingReport?
-    let linearFit: [String: Double]?
-    let evaluation: HeldOutEvaluation?
-    let capture: CaptureReport?
-    let blocks: [RemovedBlock]?
-
-    enum CodingKeys: String, CodingKey {
-      case output, parameters, files, training, evaluation, capture, blocks
-      case removedLayers = "removed_layers"
-      case replacedLayer = "replaced_layer"
-      case numLayers = "num_layers"
-      case parametersBefore = "parameters_before"
-      case linearFit = "linear_fit"
-    }
-  }
-
   func validate() throws {
     guard evalSamples >= 0, blocks >= 1 else {
       throw ValidationError("--eval-samples must be at least 0 and --blocks at least 1")
@@ -253,9 +229,7 @@ struct Prune: ParsableCommand {
       }
     }
 
-    var manifest: [String: Any] = [
-      "replacement": removal.replace.rawValue, "blocks_requested": blocks,
-    ]
+    var drawn: PruneRecord.Calibration?
     var data: CalibrationDraw?
     if calibration.source(model) != nil {
       let seqLen = calibration.sequenceLength(loaded)
@@ -263,25 +237,16 @@ struct Prune: ParsableCommand {
       let scored = layers == nil ? merged?.samples ?? calibration.samples : 0
       let counts = CalibrationCounts(scoring: scored, evaluation: evalSamples, training: extra)
       if counts.total > 0 {
-        let drawn = try calibration.draw(for: loaded, options: model, counts: counts)
-        if let merged, merged.calibrationSHA256 != drawn.sha256 {
+        let draw = try calibration.draw(for: loaded, options: model, counts: counts)
+        if let merged, merged.calibrationSHA256 != draw.sha256 {
           throw ValidationError(
             "--stats were computed on other calibration data (or another seed or seq-len) than \(calibration.source(model)!)"
           )
         }
-        data = drawn
-        var record: [String: Any] = [
-          "description": drawn.description, "sha256": drawn.sha256,
-          "scoring_samples": scored, "training_samples": extra, "eval_samples": evalSamples,
-          "seq_len": seqLen, "seed": calibration.seed, "draw": CalibrationStream.drawName,
-          "pool_sequences": drawn.poolSequences,
-        ]
-        if let tokens = training.trainTokens { record["train_tokens"] = tokens }
-        if merged != nil {
-          record["scored_elsewhere"] = true
-          record["stats_files"] = stats
-        }
-        manifest["calibration"] = record
+        data = draw
+        drawn = PruneRecord.Calibration(
+          draw, counts: counts, seqLen: seqLen, seed: calibration.seed,
+          trainTokens: training.trainTokens, statsFiles: merged == nil ? nil : stats)
       }
     }
     let plan = try Compression.plan(
@@ -292,33 +257,12 @@ struct Prune: ParsableCommand {
       emit(try Format.json(plan.capture))
       return
     }
-    if let analysis = plan.analysis {
-      manifest["metric"] = analysis.metric.rawValue
-      manifest["scores"] = analysis.blocks.map {
-        ["start": $0.start, "end": $0.end, "cosine": $0.cosine, "angular": $0.angular]
-      }
-      manifest["layer_bi"] = analysis.layerBI
-    } else if let layers {
-      manifest["selection"] = "--layers \(layers)"
-    }
-    manifest["block"] = ["start": plan.start, "end": plan.end]
-    if let report = plan.training {
-      manifest["training"] = try JSONSerialization.jsonObject(
-        with: Data(Format.json(report).utf8))
-    }
-    if let fit = plan.linearFit { manifest["linear_fit"] = fit }
-    if let capture = plan.capture {
-      manifest["capture"] = try JSONSerialization.jsonObject(with: Data(Format.json(capture).utf8))
-    }
-    if let blocks = plan.blocks {
-      manifest["blocks"] = blocks.map {
-        ["layers": $0.layers, "cosine": $0.cosine, "angular": $0.angular] as [String: Any]
-      }
-    }
-
+    var record = PruneRecord(
+      plan: plan, config: config, output: output, replacement: removal.replace,
+      blocksRequested: blocks, calibration: drawn, layers: layers)
     let saved = try Surgery.write(
       source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
-      manifest: manifest, to: URL(fileURLWithPath: output), force: force,
+      manifest: try record.manifest(), to: URL(fileURLWithPath: output), force: force,
       maxShardSize: try shardBytes(), progress: Progress("writing", unit: "MB"))
     if let report {
       let url = URL(fileURLWithPath: report)
@@ -327,77 +271,17 @@ struct Prune: ParsableCommand {
       }
       if let training = plan.training { try TrainingChart.write(training, to: url) }
     }
-    var evaluation: HeldOutEvaluation?
+    record.files = saved.files
     if let held = data?.evaluation, !held.isEmpty {
       let pruned = try DecoderModel(
         url: URL(fileURLWithPath: output), precision: model.precision)
-      evaluation = try HeldOutEvaluation.measure(
+      let evaluation = try HeldOutEvaluation.measure(
         original: loaded, pruned: pruned,
         plainRemoval: removal.replace == .none ? nil : plan.plainRemovalBaseline,
         sequences: held, progress: Progress("held-out perplexity", unit: "models"))
-      try evaluation!.record(in: URL(fileURLWithPath: output))
+      try evaluation.record(in: URL(fileURLWithPath: output))
+      record.evaluation = evaluation
     }
-    let replaced = removal.replace.isTrained ? plan.start : nil
-    let summary = Summary(
-      output: output, removedLayers: plan.removed, replacedLayer: replaced,
-      numLayers: config.numLayers - plan.removed.count,
-      parameters: config.totalParameters - plan.removed.count * config.parametersPerLayer,
-      parametersBefore: config.totalParameters, files: saved.files, training: plan.training,
-      linearFit: plan.linearFit, evaluation: evaluation, capture: plan.capture,
-      blocks: plan.blocks)
-    if json {
-      emit(try Format.json(summary))
-      return
-    }
-    var text =
-      "wrote \(output): \(config.numLayers - summary.numLayers) layers fewer (\(summary.numLayers) of \(config.numLayers)), \(Format.count(summary.parameters)) of \(Format.count(summary.parametersBefore)) parameters"
-    switch removal.replace {
-    case .none:
-      text += "; removed layers \(AnalysisReport.describe(plan.removed))"
-      if let blocks = plan.blocks {
-        text +=
-          " in \(blocks.count) blocks: "
-          + blocks.map { AnalysisReport.describe($0.layers) }.joined(separator: ", ")
-      }
-    case .layer, .ffn:
-      text +=
-        "; layers \(plan.start)–\(plan.end - 1) replaced by one trained \(removal.replace == .layer ? "decoder layer" : "MLP")"
-      if let training = plan.training {
-        text += String(
-          format: "\nvalidation %@: %.6f at the start, %.6f best (step %d of %d)",
-          training.options.loss.rawValue, training.initialValidation, training.bestValidation,
-          training.bestStep, training.steps)
-        if let initialization = training.initialization {
-          text += "\ninitialisation \(initialization.chosen.rawValue)"
-          if initialization.validation.count > 1 {
-            text +=
-              " (validation "
-              + initialization.validation.sorted { $0.key < $1.key }.map {
-                String(format: "%@ %.6f", $0.key, $0.value)
-              }.joined(separator: ", ") + ")"
-          }
-        }
-        if let plain = training.plainRemovalValidation {
-          text += String(format: "; plain removal %.6f", plain)
-        }
-        text += String(format: "; %.0f tokens/s", training.tokensPerSecond)
-      }
-    case .linear:
-      text +=
-        "; layers \(plan.start)–\(plan.end - 1) removed, a linear map folded into layer \(plan.start - 1)"
-      if let fit = plan.linearFit {
-        text += String(
-          format: "\nvalidation MSE %.6f (plain removal %.6f)", fit["validation_mse"] ?? .nan,
-          fit["plain_removal_validation_mse"] ?? .nan)
-      }
-    }
-    if let capture = plan.capture {
-      text += String(
-        format: "\ntraining states: %d states × %d tokens (%.2f GiB, %@), captured in %.1f s",
-        capture.states.count, capture.tokens, Double(capture.bytes) / Double(1 << 30),
-        capture.spilled ? "spilled to disk" : "in memory", capture.seconds)
-    }
-    if let evaluation { text += "\n" + evaluation.text }
-    emit(text)
+    emit(json ? try Format.json(record.summary) : record.text)
   }
 }

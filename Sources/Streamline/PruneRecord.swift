@@ -1,0 +1,239 @@
+import Foundation
+import Models
+
+/// What one `streamline prune` run did, in one place: the body of the output's `streamline.json`
+/// (`manifest()`; `Surgery.write` adds the tool, source hashes, removed layers and layer counts,
+/// `HeldOutEvaluation.record` the held-out perplexity), the `--json` object (`summary`) and the
+/// text a user reads (`text`).
+public struct PruneRecord: Sendable {
+  /// The calibration data the run drew: `streamline.json`'s `calibration`.
+  public struct Calibration: Codable, Sendable, Equatable {
+    /// What was drawn from where, in words.
+    public var description: String
+    /// `CalibrationDraw.sha256`: the source's bytes and the cutting options.
+    public var sha256: String
+    public var scoringSamples: Int
+    public var trainingSamples: Int
+    public var evalSamples: Int
+    public var seqLen: Int
+    public var seed: UInt64
+    /// The drawing scheme, `CalibrationStream.drawName`.
+    public var draw: String
+    public var poolSequences: Int
+    /// `--train-tokens`, when the training budget was given in tokens.
+    public var trainTokens: Int?
+    /// True, with the files, when the scores came from `analyze --save-stats` files.
+    public var scoredElsewhere: Bool?
+    public var statsFiles: [String]?
+
+    enum CodingKeys: String, CodingKey {
+      case description, sha256, seed, draw
+      case scoringSamples = "scoring_samples"
+      case trainingSamples = "training_samples"
+      case evalSamples = "eval_samples"
+      case seqLen = "seq_len"
+      case poolSequences = "pool_sequences"
+      case trainTokens = "train_tokens"
+      case scoredElsewhere = "scored_elsewhere"
+      case statsFiles = "stats_files"
+    }
+
+    /// The record of `draw`, drawn with `counts`; `statsFiles` are the `--stats` files that
+    /// gave the scores, if any.
+    public init(
+      _ draw: CalibrationDraw, counts: CalibrationCounts, seqLen: Int, seed: UInt64,
+      trainTokens: Int? = nil, statsFiles: [String]? = nil
+    ) {
+      description = draw.description
+      sha256 = draw.sha256
+      scoringSamples = counts.scoring
+      trainingSamples = counts.training
+      evalSamples = counts.evaluation
+      self.seqLen = seqLen
+      self.seed = seed
+      self.draw = CalibrationStream.drawName
+      poolSequences = draw.poolSequences
+      self.trainTokens = trainTokens
+      scoredElsewhere = statsFiles == nil ? nil : true
+      self.statsFiles = statsFiles
+    }
+  }
+
+  /// `prune --json`: the output and what it holds.
+  public struct Summary: Codable, Sendable {
+    public let output: String
+    public let removedLayers: [Int]
+    /// The first layer of the block, where the trained replacement sits (`layer`, `ffn`).
+    public let replacedLayer: Int?
+    public let numLayers: Int
+    public let parameters: Int
+    public let parametersBefore: Int
+    public let files: [String]
+    public let training: TrainingReport?
+    public let linearFit: [String: Double]?
+    public let evaluation: HeldOutEvaluation?
+    public let capture: CaptureReport?
+    public let blocks: [RemovedBlock]?
+
+    enum CodingKeys: String, CodingKey {
+      case output, parameters, files, training, evaluation, capture, blocks
+      case removedLayers = "removed_layers"
+      case replacedLayer = "replaced_layer"
+      case numLayers = "num_layers"
+      case parametersBefore = "parameters_before"
+      case linearFit = "linear_fit"
+    }
+  }
+
+  /// The output folder, as given.
+  public var output: String
+  public var replacement: ReplacementKind
+  /// `--blocks`.
+  public var blocksRequested: Int
+  /// Nil when nothing was drawn (`--layers` with `--replace none` and no held-out sequences).
+  public var calibration: Calibration?
+  /// `--layers` as given, when the block was given instead of scored.
+  public var layers: String?
+  /// The scores (nil when the block was given).
+  public var analysis: Analysis?
+  /// The block: states `start` → `end`.
+  public var start: Int
+  public var end: Int
+  /// Source layers dropped from the checkpoint.
+  public var removed: [Int]
+  public var training: TrainingReport?
+  public var linearFit: [String: Double]?
+  public var capture: CaptureReport?
+  public var blocks: [RemovedBlock]?
+  /// The source model's layers and parameters, and the parameters of one of its layers.
+  public var layersBefore: Int
+  public var parametersBefore: Int
+  public var parametersPerLayer: Int
+  /// The files written (set once the checkpoint is).
+  public var files: [String] = []
+  /// The held-out perplexity (set once measured).
+  public var evaluation: HeldOutEvaluation?
+
+  public init(
+    plan: CompressionPlan, config: any Architecture, output: String,
+    replacement: ReplacementKind, blocksRequested: Int = 1, calibration: Calibration? = nil,
+    layers: String? = nil
+  ) {
+    self.output = output
+    self.replacement = replacement
+    self.blocksRequested = blocksRequested
+    self.calibration = calibration
+    self.layers = layers
+    analysis = plan.analysis
+    start = plan.start
+    end = plan.end
+    removed = plan.removed
+    training = plan.training
+    linearFit = plan.linearFit
+    capture = plan.capture
+    blocks = plan.blocks
+    layersBefore = config.numLayers
+    parametersBefore = config.totalParameters
+    parametersPerLayer = config.parametersPerLayer
+  }
+
+  public var layersAfter: Int { layersBefore - removed.count }
+  public var parametersAfter: Int { parametersBefore - removed.count * parametersPerLayer }
+
+  /// The `manifest` of `Surgery.write`, for `streamline.json`.
+  ///
+  /// Scores and fits are native numbers, so that `Surgery.json` keeps a whole float a float; the
+  /// calibration record, the training report and the capture report are their JSON encodings.
+  public func manifest() throws -> [String: Any] {
+    var manifest: [String: Any] = [
+      "replacement": replacement.rawValue, "blocks_requested": blocksRequested,
+    ]
+    if let calibration { manifest["calibration"] = try Self.object(calibration) }
+    if let analysis {
+      manifest["metric"] = analysis.metric.rawValue
+      manifest["scores"] = analysis.blocks.map {
+        ["start": $0.start, "end": $0.end, "cosine": $0.cosine, "angular": $0.angular]
+      }
+      manifest["layer_bi"] = analysis.layerBI
+    } else if let layers {
+      manifest["selection"] = "--layers \(layers)"
+    }
+    manifest["block"] = ["start": start, "end": end]
+    if let training { manifest["training"] = try Self.object(training) }
+    if let linearFit { manifest["linear_fit"] = linearFit }
+    if let capture { manifest["capture"] = try Self.object(capture) }
+    if let blocks {
+      manifest["blocks"] = blocks.map {
+        ["layers": $0.layers, "cosine": $0.cosine, "angular": $0.angular] as [String: Any]
+      }
+    }
+    return manifest
+  }
+
+  static func object<T: Encodable>(_ value: T) throws -> Any {
+    try JSONSerialization.jsonObject(with: Data(Format.json(value).utf8))
+  }
+
+  public var summary: Summary {
+    Summary(
+      output: output, removedLayers: removed, replacedLayer: replacement.isTrained ? start : nil,
+      numLayers: layersAfter, parameters: parametersAfter, parametersBefore: parametersBefore,
+      files: files, training: training, linearFit: linearFit, evaluation: evaluation,
+      capture: capture, blocks: blocks)
+  }
+
+  /// What `prune` prints: the output, what went and what replaced it, the training or the fit,
+  /// the capture's cost and the held-out perplexity.
+  public var text: String {
+    var text =
+      "wrote \(output): \(removed.count) layers fewer (\(layersAfter) of \(layersBefore)), \(Format.count(parametersAfter)) of \(Format.count(parametersBefore)) parameters"
+    switch replacement {
+    case .none:
+      text += "; removed layers \(AnalysisReport.describe(removed))"
+      if let blocks {
+        text +=
+          " in \(blocks.count) blocks: "
+          + blocks.map { AnalysisReport.describe($0.layers) }.joined(separator: ", ")
+      }
+    case .layer, .ffn:
+      text +=
+        "; layers \(start)–\(end - 1) replaced by one trained \(replacement == .layer ? "decoder layer" : "MLP")"
+      if let training {
+        text += String(
+          format: "\nvalidation %@: %.6f at the start, %.6f best (step %d of %d)",
+          training.options.loss.rawValue, training.initialValidation, training.bestValidation,
+          training.bestStep, training.steps)
+        if let initialization = training.initialization {
+          text += "\ninitialisation \(initialization.chosen.rawValue)"
+          if initialization.validation.count > 1 {
+            text +=
+              " (validation "
+              + initialization.validation.sorted { $0.key < $1.key }.map {
+                String(format: "%@ %.6f", $0.key, $0.value)
+              }.joined(separator: ", ") + ")"
+          }
+        }
+        if let plain = training.plainRemovalValidation {
+          text += String(format: "; plain removal %.6f", plain)
+        }
+        text += String(format: "; %.0f tokens/s", training.tokensPerSecond)
+      }
+    case .linear:
+      text +=
+        "; layers \(start)–\(end - 1) removed, a linear map folded into layer \(start - 1)"
+      if let linearFit {
+        text += String(
+          format: "\nvalidation MSE %.6f (plain removal %.6f)", linearFit["validation_mse"] ?? .nan,
+          linearFit["plain_removal_validation_mse"] ?? .nan)
+      }
+    }
+    if let capture {
+      text += String(
+        format: "\ntraining states: %d states × %d tokens (%.2f GiB, %@), captured in %.1f s",
+        capture.states.count, capture.tokens, Double(capture.bytes) / Double(1 << 30),
+        capture.spilled ? "spilled to disk" : "in memory", capture.seconds)
+    }
+    if let evaluation { text += "\n" + evaluation.text }
+    return text
+  }
+}
