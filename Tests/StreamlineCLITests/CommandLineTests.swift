@@ -56,7 +56,7 @@ import Testing
   @Test func tokenizeEncodesWholeTextsAndRecords() throws {
     let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .appendingPathComponent("../Fixtures/tokenizers/llama2").standardized.path
-    var whole = try #require(
+    let whole = try #require(
       try StreamlineCommand.parseAsRoot(["tokenize", tokenizer, "--text", "a\nb", "--whole"])
         as? TokenizeCommand)
     #expect(whole.whole && !whole.isJSONL)
