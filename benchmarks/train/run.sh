@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Replacement training through the rest of the model (`--loss lm|kd`), Streamline against eager
+# PyTorch on the same shape, back to back and alternating (PyTorch, Streamline, PyTorch,
+# Streamline) so that a change in machine load hits both; prints each run and the ratio of the
+# medians. Default: SmolLM2-135M's block 11–18 (the one prune chooses removing 7 layers), so the
+# replacement runs with 11 frozen layers and the head above it, 4 × 512 tokens a step.
+#   benchmarks/train/run.sh [MODEL] [START END]    (LOSS=lm|kd, STEPS=3; release build first)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+model=${1:-/work/models/smollm2-135m-instruct}
+start=${2:-11} end=${3:-19}
+loss=${LOSS:-kd} steps=${STEPS:-3}
+python=${PYTHON:-/work/venv/bin/python}
+layers=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['num_hidden_layers'])" "$model/config.json")
+frozen=$((layers - end))
+torch_runs=() swift_runs=()
+for round in 1 2; do
+  t=$("$python" tools/bench_train_lm_torch.py "$model" --start "$start" --end "$end" --loss "$loss" \
+    --steps "$steps" --threads "$(nproc)" | tail -1)
+  torch_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$t")")
+  s=$(.build/release/streamline bench train --config "$model/config.json" --loss "$loss" \
+    --frozen-layers "$frozen" --steps "$steps" --json)
+  swift_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$s")")
+  echo "round $round: PyTorch ${torch_runs[-1]} tokens/s, Streamline ${swift_runs[-1]} tokens/s"
+done
+"$python" - "${torch_runs[@]}" "${swift_runs[@]}" <<'PY'
+import statistics, sys
+values = [float(v) for v in sys.argv[1:]]
+torch, swift = values[: len(values) // 2], values[len(values) // 2 :]
+print(f"median: PyTorch {statistics.median(torch):.1f} tokens/s, Streamline "
+      f"{statistics.median(swift):.1f} tokens/s, ratio {statistics.median(swift) / statistics.median(torch):.2f}")
+PY
