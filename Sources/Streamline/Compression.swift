@@ -345,12 +345,22 @@ public enum Compression {
           rateScale: request.training.healRateScale)
       var top: FrozenTop?
       if request.training.loss.throughTop {
-        top = FrozenTop(
-          layers: try ((healed.after.map { $0 + 1 } ?? end)..<config.numLayers).map(load),
-          head: try config.loadHead(from: folder, precision: .f32),
-          // The teacher's logits are only ever a forward: bf16 products halve their cost.
-          teacherHead: request.training.loss == .kd
-            ? try config.loadHead(from: folder, precision: .bf16) : nil)
+        let first = healed.after.map { $0 + 1 } ?? end
+        let count = config.numLayers - first
+        let head = try config.loadHead(from: folder, precision: .f32)
+        // The teacher's logits are only ever a forward: bf16 products halve their cost.
+        let teacherHead =
+          request.training.loss == .kd
+          ? try config.loadHead(from: folder, precision: .bf16) : nil
+        let (weightBytes, overflow) = count.multipliedReportingOverflow(
+          by: config.parametersPerLayer * MemoryLayout<Float>.size)
+        top =
+          !overflow && weightBytes <= request.training.frozenWeightBytes
+          ? FrozenTop(
+            layers: try (first..<config.numLayers).map(load), head: head,
+            teacherHead: teacherHead)
+          : FrozenTop(
+            count: count, load: { try load(first + $0) }, head: head, teacherHead: teacherHead)
       }
       let fitsLinear = Self.fitsLinearMap(request.training.initialization)
       let data = TrainingData(

@@ -47,6 +47,10 @@ public struct TrainingOptions: Codable, Sendable {
   /// Bytes of the frozen layers' activations kept between forward and backward (lm, kd) per
   /// micro-batch; beyond it they are recomputed from each layer's input (a third more work).
   public var frozenActivationBytes = 2 << 30
+  /// Bytes of the frozen layers' Float32 weights (lm, kd) held in memory; beyond it each layer
+  /// is read from the checkpoint whenever it runs, so memory stays one layer's, whatever the
+  /// depth above the block.
+  public var frozenWeightBytes = 4 << 30
   /// Also trains the layers next to the block (the one before it, and for `lm` and `kd` the one
   /// after it), at `healRateScale` times the replacement's learning rate.
   public var healNeighbors = false
@@ -67,6 +71,7 @@ public struct TrainingOptions: Codable, Sendable {
     case validateEvery = "validate_every"
     case initialization = "init"
     case frozenActivationBytes = "frozen_activation_bytes"
+    case frozenWeightBytes = "frozen_weight_bytes"
     case healNeighbors = "heal_neighbors"
     case healRateScale = "heal_lr_scale"
   }
@@ -150,20 +155,56 @@ public struct TrainingData {
 
 /// The frozen rest of the model above the replacement, for the language-model loss: the
 /// layers after the block and the model's head, all of them backpropagated through.
+///
+/// The layers are held in memory, or read from the checkpoint each time they run, so that
+/// training a large model's replacement holds one frozen layer's weights rather than the depth
+/// above the block (an 8B model's 24 layers are 21 GB in Float32); converting a layer from the
+/// memory map costs far less than the products it then runs over a micro-batch.
 public struct FrozenTop {
-  public let layers: [any DecoderLayer]
+  /// Layers after the block.
+  public let count: Int
+  let resident: [any DecoderLayer]?
+  let load: ((Int) throws -> any DecoderLayer)?
   public let head: any LanguageModelHead
   /// The head that computes distillation's teacher logits (forward only, so it may hold bf16
   /// weights); `head` when nil.
   public let teacherHead: (any LanguageModelHead)?
 
+  /// Layers held in memory.
   public init(
     layers: [any DecoderLayer], head: any LanguageModelHead,
     teacherHead: (any LanguageModelHead)? = nil
   ) {
-    self.layers = layers
+    count = layers.count
+    resident = layers
+    load = nil
     self.head = head
     self.teacherHead = teacherHead
+  }
+
+  /// `count` layers read by `load(i)` (0 the lowest) whenever they run.
+  public init(
+    count: Int, load: @escaping (Int) throws -> any DecoderLayer, head: any LanguageModelHead,
+    teacherHead: (any LanguageModelHead)? = nil
+  ) {
+    self.count = count
+    resident = nil
+    self.load = load
+    self.head = head
+    self.teacherHead = teacherHead
+  }
+
+  public var isStreamed: Bool { resident == nil }
+
+  /// Layer `i` above the block (0 the lowest).
+  public func layer(_ i: Int) throws -> any DecoderLayer {
+    if let resident { return resident[i] }
+    return try load!(i)
+  }
+
+  /// Runs every layer over `x` in place.
+  func forward(_ x: UnsafeMutablePointer<Float>, batch: Batch, context: LayerContext) throws {
+    for i in 0..<count { try layer(i).forward(x, batch: batch, context: context) }
   }
 }
 
@@ -302,7 +343,7 @@ public final class ReplacementTrainer {
 
   /// The loss of the current weights on `sequences` (forward only), a micro-batch at a time;
   /// `identity` skips the replacement (plain removal).
-  func evaluate(_ sequences: [Int], identity: Bool = false) -> Double {
+  func evaluate(_ sequences: [Int], identity: Bool = false) throws -> Double {
     var total = 0.0
     var weight = 0.0
     for start in stride(from: 0, to: sequences.count, by: options.microBatch) {
@@ -318,7 +359,7 @@ public final class ReplacementTrainer {
         weight += Double(x.count)
       case .lm:
         let top = top!
-        for frozen in top.layers { frozen.forward(x.pointer, batch: batch, context: context) }
+        try top.forward(x.pointer, batch: batch, context: context)
         let (loss, count) = LanguageModelLoss.compute(
           x: x.pointer, rows: batch.rows, targets: LanguageModelLoss.nextTokenTargets(tokens),
           head: top.head)
@@ -326,7 +367,7 @@ public final class ReplacementTrainer {
         weight += Double(count)
       case .kd:
         let top = top!
-        for frozen in top.layers { frozen.forward(x.pointer, batch: batch, context: context) }
+        try top.forward(x.pointer, batch: batch, context: context)
         let loss = Distillation.compute(
           x: x.pointer, teacher: y!.pointer, rows: batch.rows, head: top.head,
           teacherHead: top.teacherHead)
@@ -345,7 +386,7 @@ public final class ReplacementTrainer {
   }
 
   /// One micro-batch forward and backward; gradients are added, scaled by `scale`.
-  func accumulate(_ sequences: [Int], scale: Float) -> Double {
+  func accumulate(_ sequences: [Int], scale: Float) throws -> Double {
     let (x, y, batch, tokens) = gather(sequences)
     let saved = stages.map { $0.layer.forwardSaving(x.pointer, batch: batch, context: context) }
     let gradient = Tensor(zeros: x.shape)  // [rows, C], dL/d(R's output)
@@ -359,11 +400,12 @@ public final class ReplacementTrainer {
       // Keep each frozen layer's activations when they fit `frozenActivationBytes` (as
       // autograd does); beyond it keep only its input and recompute them in the backward.
       let keep =
-        top.layers.count * batch.rows * frozenActivationFloatsPerRow * 4
+        top.count * batch.rows * frozenActivationFloatsPerRow * 4
         <= options.frozenActivationBytes
       var inputs: [Tensor] = []
       var kept: [any SavedActivations] = []
-      for frozen in top.layers {
+      for i in 0..<top.count {
+        let frozen = try top.layer(i)
         if keep {
           kept.append(frozen.forwardSaving(x.pointer, batch: batch, context: context))
         } else {
@@ -384,12 +426,12 @@ public final class ReplacementTrainer {
           gradientScale: scale / Float(max(1, batch.rows)))
       }
       if keep {
-        for (frozen, saved) in zip(top.layers, kept).reversed() {
-          frozen.backward(saved, gradient: gradient.pointer, into: nil, context: context)
+        for (i, saved) in kept.enumerated().reversed() {
+          try top.layer(i).backward(saved, gradient: gradient.pointer, into: nil, context: context)
         }
       } else {
-        for (frozen, input) in zip(top.layers, inputs).reversed() {
-          frozen.backward(
+        for (i, input) in inputs.enumerated().reversed() {
+          try top.layer(i).backward(
             input: input.pointer, gradient: gradient.pointer, into: nil, batch: batch,
             context: context)
         }
@@ -406,7 +448,7 @@ public final class ReplacementTrainer {
   /// what a layer saves are the outputs of its products and norms (and their inputs, which are
   /// other outputs), so twice the sum of every tensor's output width bounds it.
   lazy var frozenActivationFloatsPerRow: Int = {
-    guard let probe = top?.layers.first else { return 0 }
+    guard let top, top.count > 0, let probe = try? top.layer(0) else { return 0 }
     return 2 * probe.parameterTable.reduce(0) { $0 + ($1.tensor.shape.first ?? 0) }
   }()
 
@@ -426,8 +468,8 @@ public final class ReplacementTrainer {
       AdamW(parameters: $0.trainable, weightDecay: options.weightDecay)
     }
 
-    let plain = options.loss == .mse ? evaluate(validationSet, identity: true) : nil
-    let initial = evaluate(validationSet)
+    let plain = options.loss == .mse ? try evaluate(validationSet, identity: true) : nil
+    let initial = try evaluate(validationSet)
     var best = initial
     var bestStep = 0
     let trainable = self.trainable
@@ -450,7 +492,7 @@ public final class ReplacementTrainer {
           Array(group[$0..<min(group.count, $0 + options.microBatch)])
         }
         for part in micro {
-          loss += accumulate(part, scale: 1 / Float(micro.count)) / Double(micro.count)
+          loss += try accumulate(part, scale: 1 / Float(micro.count)) / Double(micro.count)
           tokens += part.reduce(0) { $0 + data.lengths[$1] }
         }
         GradientClipping.clip(trainableGradients, maxNorm: options.gradientClip)
@@ -461,7 +503,7 @@ public final class ReplacementTrainer {
         step += 1
         var validation: Double?
         if step % validateEvery == 0 || step == totalSteps {
-          let value = evaluate(validationSet)
+          let value = try evaluate(validationSet)
           validation = value
           if value < best {
             best = value

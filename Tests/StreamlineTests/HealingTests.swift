@@ -86,16 +86,16 @@ import Testing
         lengths: [6, 6], inputs: preceding.pointer, targets: targets.pointer, tokens: [],
         width: c, preceding: preceding.pointer),
       options: options, neighbors: HealedNeighbors(before: before, after: nil, rateScale: 0.1))
-    _ = trainer.accumulate([0, 1], scale: 1)
+    _ = try trainer.accumulate([0, 1], scale: 1)
     let weight = before.parameters[0]
     let gradient = trainer.stages[0].gradients.tensors[0]
     let index = (0..<gradient.count).max { abs(gradient.data[$0]) < abs(gradient.data[$1]) }!
     let saved = weight.data[index]
     let step: Float = 1e-2
     weight.data[index] = saved + step
-    let up = trainer.evaluate([0, 1])
+    let up = try trainer.evaluate([0, 1])
     weight.data[index] = saved - step
-    let down = trainer.evaluate([0, 1])
+    let down = try trainer.evaluate([0, 1])
     weight.data[index] = saved
     let numeric = (up - down) / Double(2 * step)
     let analytic = Double(gradient.data[index])

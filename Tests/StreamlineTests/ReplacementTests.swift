@@ -127,6 +127,18 @@ import Testing
     #expect(report.plainRemovalValidation == nil)
   }
 
+  /// Frozen layers read from the checkpoint whenever they run train exactly as resident ones.
+  @Test func streamedFrozenLayersTrainAsResidentOnes() throws {
+    var resident = request(.layer, loss: .kd)
+    resident.training.epochs = 1
+    var streamed = resident
+    streamed.training.frozenWeightBytes = 0
+    let kept = try #require(try plan(resident).training)
+    let read = try #require(try plan(streamed).training)
+    #expect(read.curve.map(\.loss) == kept.curve.map(\.loss))
+    #expect(read.bestValidation == kept.bestValidation)
+  }
+
   @Test func impossibleTrainingRequestsFailClearly() throws {
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
     let few = try sequences(9)
