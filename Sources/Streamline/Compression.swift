@@ -440,7 +440,9 @@ public enum Compression {
       report.initialization = InitializationReport(
         requested: requested, chosen: chosen, validation: scored,
         mergeWeights: chosen == .merge || scored["merge"] != nil ? mergeWeights : nil)
-      report.healedLayers = [healed.before, healed.after].compactMap { $0 }
+      if request.training.healNeighbors {
+        report.healedLayers = [healed.before, healed.after].compactMap { $0 }
+      }
       var overrides: [String: Surgery.Override] = [:]
       var written: [(Int, any DecoderLayer)] = [(start, layer)]
       if let index = healed.before, let before = neighbors?.before {

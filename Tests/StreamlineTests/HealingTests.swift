@@ -42,6 +42,7 @@ import Testing
     var plain = healing(.kd)
     plain.training.healNeighbors = false
     let unhealed = try #require(try replacement.plan(plain).training)
+    #expect(unhealed.healedLayers == nil)
     #expect(
       abs(report.initialValidation - unhealed.initialValidation)
         <= 1e-4 * unhealed.initialValidation)

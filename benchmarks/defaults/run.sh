@@ -34,13 +34,15 @@ for domain in prose code; do
   perplexity original "$model" "$domain"
   prune "$domain-none" --calibration "$calibration" --remove 7 --replace none
   prune "$domain-linear" --calibration "$calibration" --remove 7 --replace linear
-  prune "$domain-default" --calibration "$calibration" --remove 7   # the defaults: kd, init auto
+  prune "$domain-default" --calibration "$calibration" --remove 7   # the defaults: kd, init auto, micro-batch 1
   # The alternatives behind the defaults, on the block the default run chose.
   layers=$(/work/venv/bin/python -c "import json,sys; d=json.load(open(sys.argv[1])); r=d['removed_layers']; print(f'{r[0]-1}-{r[-1]}')" "$out/runs/$domain-default.json")
   prune "$domain-mse-first" --calibration "$calibration" --layers "$layers" --loss mse --init first
   prune "$domain-mse-linear" --calibration "$calibration" --layers "$layers" --loss mse --init linear
   prune "$domain-lm-auto" --calibration "$calibration" --layers "$layers" --loss lm
-  for kind in none linear default mse-first mse-linear lm-auto; do
+  prune "$domain-micro-batch-4" --calibration "$calibration" --remove 7 --micro-batch 4
+  prune "$domain-heal" --calibration "$calibration" --remove 7 --heal-neighbors
+  for kind in none linear default mse-first mse-linear lm-auto micro-batch-4 heal; do
     perplexity "$kind" "$out/runs/$domain-$kind" "$domain"
   done
 done

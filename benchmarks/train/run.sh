@@ -4,22 +4,23 @@
 # Streamline) so that a change in machine load hits both; prints each run and the ratio of the
 # medians. Default: SmolLM2-135M's block 11–18 (the one prune chooses removing 7 layers), so the
 # replacement runs with 11 frozen layers and the head above it, 4 × 512 tokens a step.
-#   benchmarks/train/run.sh [MODEL] [START END]    (LOSS=lm|kd, STEPS=3; release build first)
+#   benchmarks/train/run.sh [MODEL] [START END]    (LOSS=lm|kd, STEPS=3, MICRO=4 sequences a
+#                                                   step; release build first)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=${1:-/work/models/smollm2-135m-instruct}
 start=${2:-11} end=${3:-19}
-loss=${LOSS:-kd} steps=${STEPS:-3}
+loss=${LOSS:-kd} steps=${STEPS:-3} micro=${MICRO:-4}
 python=${PYTHON:-/work/venv/bin/python}
 layers=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['num_hidden_layers'])" "$model/config.json")
 frozen=$((layers - end))
 torch_runs=() swift_runs=()
 for round in 1 2; do
   t=$("$python" tools/bench_train_lm_torch.py "$model" --start "$start" --end "$end" --loss "$loss" \
-    --steps "$steps" --threads "$(nproc)" | tail -1)
+    --steps "$steps" --micro-batch "$micro" --threads "$(nproc)" | tail -1)
   torch_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$t")")
   s=$(.build/release/streamline bench train --config "$model/config.json" --loss "$loss" \
-    --frozen-layers "$frozen" --steps "$steps" --json)
+    --frozen-layers "$frozen" --steps "$steps" --micro-batch "$micro" --json)
   swift_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$s")")
   echo "round $round: PyTorch ${torch_runs[-1]} tokens/s, Streamline ${swift_runs[-1]} tokens/s"
 done
