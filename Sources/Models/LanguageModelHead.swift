@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Tensors
 
@@ -41,6 +42,33 @@ public final class RMSNormHead: LanguageModelHead, @unchecked Sendable {
 
   public var hiddenSize: Int { projection.inFeatures }
   public var vocabSize: Int { projection.outFeatures }
+
+  /// The head a checkpoint stores as the final RMSNorm weight `norm` and the output
+  /// projection `weight` (`[vocabSize, hiddenSize]`, no bias).
+  public static func load(
+    norm: String, weight: String, hiddenSize: Int, vocabSize: Int, eps: Float,
+    from folder: ModelFolder, precision: Precision
+  ) throws -> RMSNormHead {
+    RMSNormHead(
+      norm: try folder.float(norm, shape: [hiddenSize]),
+      projection: try Linear.load(
+        stacking: [weight], outFeatures: [vocabSize], inFeatures: hiddenSize, biases: [nil],
+        from: folder, precision: precision),
+      eps: eps)
+  }
+
+  /// A head of random weights and a unit norm.
+  public static func random(
+    hiddenSize: Int, vocabSize: Int, eps: Float, precision: Precision,
+    using generator: inout SplitMix
+  ) -> RMSNormHead {
+    RMSNormHead(
+      norm: Tensor(shape: [hiddenSize], values: .init(repeating: 1, count: hiddenSize)),
+      projection: Linear.random(
+        outFeatures: vocabSize, inFeatures: hiddenSize, bias: false, precision: precision,
+        using: &generator),
+      eps: eps)
+  }
 
   final class Saved: HeadActivations {
     let normed: Tensor  // [rows, C] the projection's input

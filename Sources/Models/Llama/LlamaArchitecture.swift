@@ -20,12 +20,9 @@ extension LlamaConfig: Architecture {
   public func loadHead(from folder: ModelFolder, precision: Precision) throws
     -> any LanguageModelHead
   {
-    RMSNormHead(
-      norm: try folder.float(Self.finalNormName, shape: [hiddenSize]),
-      projection: try Linear.load(
-        stacking: [headWeightName], outFeatures: [vocabSize], inFeatures: hiddenSize,
-        biases: [nil], from: folder, precision: precision),
-      eps: rmsNormEps)
+    try RMSNormHead.load(
+      norm: Self.finalNormName, weight: headWeightName, hiddenSize: hiddenSize,
+      vocabSize: vocabSize, eps: rmsNormEps, from: folder, precision: precision)
   }
 
   public func embed(_ sequences: [[Int]], batch: Batch, from folder: ModelFolder, into x: Tensor)
@@ -43,11 +40,8 @@ extension LlamaConfig: Architecture {
   public func randomHead(precision: Precision, using generator: inout SplitMix)
     -> any LanguageModelHead
   {
-    RMSNormHead(
-      norm: Tensor(shape: [hiddenSize], values: .init(repeating: 1, count: hiddenSize)),
-      projection: Linear.random(
-        outFeatures: vocabSize, inFeatures: hiddenSize, bias: false, precision: precision,
-        using: &generator),
-      eps: rmsNormEps)
+    RMSNormHead.random(
+      hiddenSize: hiddenSize, vocabSize: vocabSize, eps: rmsNormEps, precision: precision,
+      using: &generator)
   }
 }
