@@ -217,6 +217,9 @@ public struct PruneRecord: Sendable {
           text += String(format: "; plain removal %.6f", plain)
         }
         text += String(format: "; %.0f tokens/s", training.tokensPerSecond)
+        if let healed = training.healedLayers, !healed.isEmpty {
+          text += "\nhealed beside it: layers \(healed.map(String.init).joined(separator: " and "))"
+        }
       }
     case .linear:
       text +=

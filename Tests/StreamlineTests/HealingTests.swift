@@ -26,6 +26,12 @@ import Testing
     if plan.start > 0 { healed.append(plan.start - 1) }
     if plan.end < layers { healed.append(plan.end) }
     #expect(!healed.isEmpty && report.healedLayers == healed)
+    let record = PruneRecord(
+      plan: plan, config: try DecoderModel(url: Fixtures.model("llama-gqa")).config,
+      output: "out", replacement: .layer)
+    #expect(
+      record.text.contains(
+        "healed beside it: layers \(healed.map(String.init).joined(separator: " and "))"))
     #expect(report.bestValidation < report.initialValidation)
     // Every healed layer is written, and trained away from its source weights.
     for index in healed + [plan.start] {
