@@ -11,76 +11,16 @@ import Testing
 
   @Test(arguments: layerVariants)
   func layerGradientsMatchPyTorch(variant: String) throws {
-    let fixture = try GradientFixture("layer-\(variant).safetensors")
-    let folder = try ModelFolder(url: Fixtures.model(variant))
-    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
-    let layer = try config.loadLayer(
-      Int(fixture.meta("layer"))!, from: folder, precision: .f32)
-    let batch = Batch(lengths: fixture.lengths)
-    let context = LayerContext(batch: batch)
-    let x = try fixture.tensor("x")  // [rows, C]
-    let target = try fixture.tensor("target")  // [rows, C]
-
-    let out = x.copy()
-    let saved = layer.forwardSaving(out.pointer, batch: batch, context: context)
-    let outputError = relativeError(UnsafeBufferPointer(out.data), try fixture.floats("output"))
-    #expect(outputError < 1e-4, "output differs by \(outputError)")
-    let plain = x.copy()
-    layer.forward(plain.pointer, batch: batch, context: context)
-    #expect(plain.toArray() == out.toArray(), "forwardSaving is the forward")
-
-    let gradient = Tensor(zeros: x.shape)  // [rows, C]
-    let loss = Kernels.mseLoss(
-      out.pointer, target: target.pointer, count: out.count, gradient: gradient.pointer)
-    let expectedLoss = Double(fixture.meta("loss"))!
-    #expect(abs(loss - expectedLoss) / expectedLoss < 1e-5, "loss \(loss) vs \(expectedLoss)")
-
-    let gradients = LayerGradients(zerosFor: layer)
-    layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
-    var worst = relativeError(UnsafeBufferPointer(gradient.data), try fixture.floats("grad.input"))
-    #expect(worst < 1e-3, "input gradient differs by \(worst)")
-    let named = gradients.named()
-    #expect(named.count == config.layerTensors(0).count)
-    #expect(named.map(\.name) == layer.namedParameters().map(\.name))
-    for (name, _, values) in named {
-      if name.hasSuffix("k_proj.bias") {
-        // Adding a constant to every key adds q·b to a whole row of scores, which softmax
-        // ignores: the gradient is zero and both sides hold rounding noise (PyTorch's ~1e-9).
-        let largest = values.map { abs(Double($0)) }.max() ?? 0
-        #expect(largest < 1e-6, "\(name) gradient is \(largest), not zero")
-        continue
-      }
-      let error = relativeError(values, try fixture.floats("grad." + name))
-      #expect(error < 1e-3, "\(name) gradient differs by \(error)")
-      worst = max(worst, error)
-    }
-    print("\(variant): layer gradients within \(worst) of PyTorch (output \(outputError))")
-
-    // Input gradient only, recomputing the forward: the same input gradient.
-    let frozen = Tensor(zeros: x.shape)  // [rows, C]
-    Kernels.mseLoss(
-      out.pointer, target: target.pointer, count: out.count, gradient: frozen.pointer)
-    layer.backward(
-      input: x.pointer, gradient: frozen.pointer, into: nil, batch: batch, context: context)
-    #expect(frozen.toArray() == gradient.toArray())
+    // Adding a constant to every key adds q·b to a whole row of scores, which softmax ignores:
+    // the k_proj bias gradient is zero and both sides hold rounding noise (PyTorch's ~1e-9).
+    try expectLayerMatchesPyTorch(
+      fixture: "layer-\(variant).safetensors", model: variant, label: variant,
+      zeroGradientSuffix: "k_proj.bias")
   }
 
   @Test(arguments: ["opt-pre", "opt-post"])
   func optHeadGradientMatchesPyTorch(variant: String) throws {
-    let fixture = try GradientFixture("head-\(variant).safetensors")
-    let model = try DecoderModel(url: Fixtures.model(variant))
-    let head = try model.head()
-    let x = try fixture.tensor("x")  // [rows, C]
-    let targets = try fixture.raw("targets", as: Int64.self).map(Int.init)
-    let dx = Tensor(zeros: x.shape)
-    let (loss, count) = LanguageModelLoss.compute(
-      x: x.pointer, rows: x.rows, targets: targets, head: head, dx: dx.pointer)
-    #expect(count == Int(fixture.meta("count"))!)
-    let expected = Double(fixture.meta("loss"))!
-    #expect(abs(loss - expected) / expected < 1e-5, "loss \(loss) vs \(expected)")
-    let error = relativeError(dx.toArray(), try fixture.floats("grad.input"))
-    #expect(error < 1e-3, "input gradient differs by \(error)")
-    print("\(variant): head input gradient within \(error) of PyTorch")
+    try expectHeadMatchesPyTorch(fixture: "head-\(variant).safetensors", model: variant)
   }
 
   /// Mean next-token NLL of each sequence from streamline's logits against transformers' loss.

@@ -101,49 +101,9 @@ import Testing
   static let longLayerCases = ["gemma3-sliding-long", "gemma2-sliding-long"]
 
   func expectLayerGradients(_ name: String) throws {
-    let fixture = try GradientFixture("layer-\(name).safetensors")
-    let variant = name.hasPrefix("gemma3") ? "gemma3-text" : "gemma2"
-    let folder = try ModelFolder(url: Fixtures.model(variant))
-    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
-    let layer = try config.loadLayer(Int(fixture.meta("layer"))!, from: folder, precision: .f32)
-    let batch = Batch(lengths: fixture.lengths)
-    let context = LayerContext(batch: batch)
-    let x = try fixture.tensor("x")  // [rows, C]
-    let target = try fixture.tensor("target")  // [rows, C]
-
-    let out = x.copy()
-    let saved = layer.forwardSaving(out.pointer, batch: batch, context: context)
-    let outputError = relativeError(UnsafeBufferPointer(out.data), try fixture.floats("output"))
-    #expect(outputError < 1e-4, "output differs by \(outputError)")
-    let plain = x.copy()
-    layer.forward(plain.pointer, batch: batch, context: context)
-    #expect(plain.toArray() == out.toArray())
-
-    let gradient = Tensor(zeros: x.shape)  // [rows, C]
-    let loss = Kernels.mseLoss(
-      out.pointer, target: target.pointer, count: out.count, gradient: gradient.pointer)
-    let expectedLoss = Double(fixture.meta("loss"))!
-    #expect(abs(loss - expectedLoss) / expectedLoss < 1e-5, "loss \(loss) vs \(expectedLoss)")
-
-    let gradients = LayerGradients(zerosFor: layer)
-    layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
-    var worst = relativeError(UnsafeBufferPointer(gradient.data), try fixture.floats("grad.input"))
-    #expect(worst < 1e-3, "input gradient differs by \(worst)")
-    let named = gradients.named()
-    #expect(named.count == config.layerTensors(0).count)
-    for (name, _, values) in named {
-      let error = relativeError(values, try fixture.floats("grad." + name))
-      #expect(error < 1e-3, "\(name) gradient differs by \(error)")
-      worst = max(worst, error)
-    }
-    print("\(name): layer gradients within \(worst) of PyTorch (output \(outputError))")
-
-    let frozen = Tensor(zeros: x.shape)  // [rows, C]
-    Kernels.mseLoss(
-      out.pointer, target: target.pointer, count: out.count, gradient: frozen.pointer)
-    layer.backward(
-      input: x.pointer, gradient: frozen.pointer, into: nil, batch: batch, context: context)
-    #expect(frozen.toArray() == gradient.toArray())
+    try expectLayerMatchesPyTorch(
+      fixture: "layer-\(name).safetensors",
+      model: name.hasPrefix("gemma3") ? "gemma3-text" : "gemma2", label: name)
   }
 
   @Test(arguments: layerCases)
@@ -159,19 +119,7 @@ import Testing
   /// Final norm, LM head and (Gemma 2) final-logit soft-cap under the cross-entropy loss.
   @Test(arguments: ["gemma2", "gemma3-text"])
   func headGradientMatchesPyTorch(variant: String) throws {
-    let fixture = try GradientFixture("lm-\(variant).safetensors")
-    let model = try DecoderModel(url: Fixtures.model(variant))
-    let head = try model.head()
-    let x = try fixture.tensor("x")  // [rows, C]
-    let targets = try fixture.raw("targets", as: Int64.self).map(Int.init)
-    let dx = Tensor(zeros: x.shape)
-    let (loss, count) = LanguageModelLoss.compute(
-      x: x.pointer, rows: x.rows, targets: targets, head: head, dx: dx.pointer)
-    #expect(count == Int(fixture.meta("count"))!)
-    let expected = Double(fixture.meta("loss"))!
-    #expect(abs(loss - expected) / expected < 1e-5, "loss \(loss) vs \(expected)")
-    let error = relativeError(dx.toArray(), try fixture.floats("grad.input"))
-    #expect(error < 1e-3, "input gradient differs by \(error)")
+    try expectHeadMatchesPyTorch(fixture: "lm-\(variant).safetensors", model: variant)
   }
 
   // MARK: Configuration

@@ -57,6 +57,83 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 /// Every decoder-layer parameter gradient and the input gradient against PyTorch autograd.
+/// A layer of `model` against the PyTorch autograd fixture `fixture` (tools/
+/// make_gradient_fixtures.py): output, forwardSaving equal to forward, MSE loss, input and every
+/// parameter gradient, and the input-gradient-only backward. Parameters named with
+/// `zeroGradientSuffix` must have a zero gradient instead (both sides hold only rounding noise).
+func expectLayerMatchesPyTorch(
+  fixture name: String, model: String, label: String, zeroGradientSuffix: String? = nil
+) throws {
+  let fixture = try GradientFixture(name)
+  let folder = try ModelFolder(url: Fixtures.model(model))
+  let config = try Architectures.config(from: folder.configData, path: folder.configPath)
+  let index = Int(fixture.meta("layer"))!
+  let layer = try config.loadLayer(index, from: folder, precision: .f32)
+  let batch = Batch(lengths: fixture.lengths)
+  let context = LayerContext(batch: batch)
+  let x = try fixture.tensor("x")  // [rows, C]
+  let target = try fixture.tensor("target")  // [rows, C]
+
+  let out = x.copy()
+  let saved = layer.forwardSaving(out.pointer, batch: batch, context: context)
+  let outputError = relativeError(UnsafeBufferPointer(out.data), try fixture.floats("output"))
+  #expect(outputError < 1e-4, "output differs by \(outputError)")
+  let plain = x.copy()
+  layer.forward(plain.pointer, batch: batch, context: context)
+  #expect(plain.toArray() == out.toArray(), "forwardSaving is the forward")
+
+  let gradient = Tensor(zeros: x.shape)  // [rows, C]
+  let loss = Kernels.mseLoss(
+    out.pointer, target: target.pointer, count: out.count, gradient: gradient.pointer)
+  let expectedLoss = Double(fixture.meta("loss"))!
+  #expect(abs(loss - expectedLoss) / expectedLoss < 1e-5, "loss \(loss) vs \(expectedLoss)")
+
+  let gradients = LayerGradients(zerosFor: layer)
+  layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
+  var worst = relativeError(UnsafeBufferPointer(gradient.data), try fixture.floats("grad.input"))
+  #expect(worst < 1e-3, "input gradient differs by \(worst)")
+  let named = gradients.named()
+  #expect(named.count == config.layerTensors(index).count)
+  #expect(named.map(\.name) == layer.namedParameters().map(\.name))
+  for (name, _, values) in named {
+    if let zeroGradientSuffix, name.hasSuffix(zeroGradientSuffix) {
+      let largest = values.map { abs(Double($0)) }.max() ?? 0
+      #expect(largest < 1e-6, "\(name) gradient is \(largest), not zero")
+      continue
+    }
+    let error = relativeError(values, try fixture.floats("grad." + name))
+    #expect(error < 1e-3, "\(name) gradient differs by \(error)")
+    worst = max(worst, error)
+  }
+  print("\(label): layer gradients within \(worst) of PyTorch (output \(outputError))")
+
+  // Input gradient only, recomputing the forward: the same input gradient.
+  let frozen = Tensor(zeros: x.shape)  // [rows, C]
+  Kernels.mseLoss(out.pointer, target: target.pointer, count: out.count, gradient: frozen.pointer)
+  layer.backward(
+    input: x.pointer, gradient: frozen.pointer, into: nil, batch: batch, context: context)
+  #expect(frozen.toArray() == gradient.toArray())
+}
+
+/// The head of `model` (final norm, LM head, whatever the family adds) under the cross-entropy
+/// loss against the PyTorch fixture `fixture`: loss, predicted count and input gradient.
+func expectHeadMatchesPyTorch(fixture name: String, model variant: String) throws {
+  let fixture = try GradientFixture(name)
+  let model = try DecoderModel(url: Fixtures.model(variant))
+  let head = try model.head()
+  let x = try fixture.tensor("x")  // [rows, C]
+  let targets = try fixture.raw("targets", as: Int64.self).map(Int.init)
+  let dx = Tensor(zeros: x.shape)
+  let (loss, count) = LanguageModelLoss.compute(
+    x: x.pointer, rows: x.rows, targets: targets, head: head, dx: dx.pointer)
+  #expect(count == Int(fixture.meta("count"))!)
+  let expected = Double(fixture.meta("loss"))!
+  #expect(abs(loss - expected) / expected < 1e-5, "loss \(loss) vs \(expected)")
+  let error = relativeError(dx.toArray(), try fixture.floats("grad.input"))
+  #expect(error < 1e-3, "input gradient differs by \(error)")
+  print("\(variant): head input gradient within \(error) of PyTorch")
+}
+
 @Suite struct GradientTests {
   static let layerVariants = [
     "llama-gqa", "qwen2-bias", "llama-linear-bias", "mistral", "llama3-rope", "qwen3",
@@ -66,47 +143,8 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
   /// Through the generic layer API, so every family's layer is checked the same way.
   @Test(arguments: layerVariants)
   func layerMatchesPyTorch(variant: String) throws {
-    let fixture = try GradientFixture("layer-\(variant).safetensors")
-    let folder = try ModelFolder(url: Fixtures.model(variant))
-    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
-    let index = Int(fixture.meta("layer"))!
-    let layer = try config.loadLayer(index, from: folder, precision: .f32)
-    let batch = Batch(lengths: fixture.lengths)
-    let context = LayerContext(batch: batch)
-    let x = try fixture.tensor("x")  // [rows, C]
-    let target = try fixture.tensor("target")  // [rows, C]
-
-    let out = x.copy()
-    let saved = layer.forwardSaving(out.pointer, batch: batch, context: context)
-    let outputError = relativeError(UnsafeBufferPointer(out.data), try fixture.floats("output"))
-    #expect(outputError < 1e-4, "output differs by \(outputError)")
-
-    let gradient = Tensor(zeros: x.shape)  // [rows, C]
-    let loss = Kernels.mseLoss(
-      out.pointer, target: target.pointer, count: out.count, gradient: gradient.pointer)
-    let expectedLoss = Double(fixture.meta("loss"))!
-    #expect(abs(loss - expectedLoss) / expectedLoss < 1e-5, "loss \(loss) vs \(expectedLoss)")
-
-    let gradients = LayerGradients(zerosFor: layer)
-    layer.backward(saved, gradient: gradient.pointer, into: gradients, context: context)
-    var worst = relativeError(UnsafeBufferPointer(gradient.data), try fixture.floats("grad.input"))
-    #expect(worst < 1e-3, "input gradient differs by \(worst)")
-    let named = gradients.named()
-    #expect(named.count == config.layerTensors(index).count)
-    for (name, _, values) in named {
-      let error = relativeError(values, try fixture.floats("grad." + name))
-      #expect(error < 1e-3, "\(name) gradient differs by \(error)")
-      worst = max(worst, error)
-    }
-    print("\(variant): layer gradients within \(worst) of PyTorch (output \(outputError))")
-
-    // Input-gradient-only mode, recomputing the forward: the same input gradient.
-    let frozen = Tensor(zeros: x.shape)  // [rows, C]
-    Kernels.mseLoss(
-      out.pointer, target: target.pointer, count: out.count, gradient: frozen.pointer)
-    layer.backward(
-      input: x.pointer, gradient: frozen.pointer, into: nil, batch: batch, context: context)
-    #expect(frozen.toArray() == gradient.toArray())
+    try expectLayerMatchesPyTorch(
+      fixture: "layer-\(variant).safetensors", model: variant, label: variant)
   }
 
   @Test(arguments: ["llama-gqa", "qwen2-bias"])
