@@ -166,3 +166,10 @@ public enum LayerCapability: Sendable {
 public protocol MissingCapabilityExplaining: DecoderLayer {
   func whyLacking(_ capability: LayerCapability) -> String?
 }
+
+extension DecoderLayer {
+  /// Why this layer lacks `capability`: its family's words when it has them, else `fallback`.
+  public func reasonLacking(_ capability: LayerCapability, otherwise fallback: String) -> String {
+    (self as? any MissingCapabilityExplaining)?.whyLacking(capability) ?? fallback
+  }
+}

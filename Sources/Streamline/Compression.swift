@@ -390,9 +390,8 @@ public enum Compression {
         var trainable: [Int]?
         if replacement == .ffn {
           guard let switching = layer as? any AttentionSwitching else {
-            let why =
-              (layer as? any MissingCapabilityExplaining)?.whyLacking(.attentionSwitching)
-              ?? "which \(config.modelType) layers cannot"
+            let why = layer.reasonLacking(
+              .attentionSwitching, otherwise: "which \(config.modelType) layers cannot")
             throw StreamlineError.badRequest(
               "--replace ffn needs a layer whose attention can be switched off: \(why); use --replace layer"
             )
@@ -490,9 +489,9 @@ public enum Compression {
     let c = config.hiddenSize
     let loaded = try config.loadLayer(start - 1, from: folder, precision: .f32)
     guard let before = loaded as? any MLPOutputFolding else {
-      let why =
-        (loaded as? any MissingCapabilityExplaining)?.whyLacking(.mlpOutputFolding)
-        ?? "\(config.modelType) layers do not add it straight into the residual stream"
+      let why = loaded.reasonLacking(
+        .mlpOutputFolding,
+        otherwise: "\(config.modelType) layers do not add it straight into the residual stream")
       throw StreamlineError.badRequest(
         "--replace linear folds a map into the MLP output projection of the layer before the block: \(why); use --replace layer or none"
       )

@@ -44,9 +44,9 @@ public enum ReplacementInitialization {
     sequences: [Int], modelType: String
   ) throws -> Int {
     guard let folding = layer as? any MLPOutputFolding else {
-      let why =
-        (layer as? any MissingCapabilityExplaining)?.whyLacking(.mlpOutputFolding)
-        ?? "which \(modelType) layers do not add straight into the residual stream"
+      let why = layer.reasonLacking(
+        .mlpOutputFolding,
+        otherwise: "which \(modelType) layers do not add straight into the residual stream")
       throw StreamlineError.badRequest(
         "--init linear folds a map into the replacement's MLP output projection: \(why); use --init first or merge"
       )
