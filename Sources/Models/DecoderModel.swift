@@ -13,6 +13,8 @@ public final class DecoderModel: @unchecked Sendable {
   /// The checkpoint; nil for a model of random weights (benchmarks).
   public let folder: ModelFolder?
   public let config: any Architecture
+  /// The precision its products run in: the one asked for as this CPU runs it
+  /// (`Precision.effective`).
   public let precision: Precision
   public var residentWeights: Bool
   /// At most this many rows go through a layer at once, bounding the temporaries.
@@ -28,7 +30,7 @@ public final class DecoderModel: @unchecked Sendable {
     throws
   {
     self.folder = folder
-    self.precision = precision
+    self.precision = precision.effective
     self.residentWeights = residentWeights
     config = try Architectures.config(from: folder.configData, path: folder.configPath)
     try Self.checkTensors(folder: folder, config: config)
@@ -40,7 +42,7 @@ public final class DecoderModel: @unchecked Sendable {
   {
     folder = nil
     self.config = config
-    self.precision = precision
+    self.precision = precision.effective
     residentWeights = true
     var generator = SplitMix(seed: seed)
     let layer = config.randomLayer(precision: precision, using: &generator)
@@ -171,17 +173,18 @@ public final class DecoderModel: @unchecked Sendable {
     let context = LayerContext(batch: batch)
     for (step, index) in order.enumerated() {
       let layer = try self.layer(index)
-      runLayer(layer, on: x, batch: batch, context: context)
+      try runLayer(layer, on: x, batch: batch, context: context)
       try hiddenState?(step + 1, x, batch)
       progress?(step + 1, order.count)
     }
     if let logits { try applyHead(x, batch: batch, logits: logits) }
   }
 
-  /// Applies one layer to every sequence, a chunk of whole sequences at a time.
+  /// Applies one layer to every sequence, a chunk of whole sequences at a time. Throws a
+  /// matrix product oneDNN refused (`MatMul.checkFailures`).
   public func runLayer(
     _ layer: any DecoderLayer, on x: Tensor, batch: Batch, context: LayerContext
-  ) {
+  ) throws {
     workspaceLock.lock()
     defer { workspaceLock.unlock() }
     for chunk in batch.chunks(rowLimit: chunkRows) {
@@ -189,6 +192,7 @@ public final class DecoderModel: @unchecked Sendable {
         x.row(batch.segments[chunk.lowerBound].lowerBound), batch: batch.slice(chunk),
         context: context, workspace: workspace)
     }
+    try MatMul.checkFailures()
   }
 
   /// The head (final norm and LM head), one chunk of sequences at a time.
@@ -202,6 +206,7 @@ public final class DecoderModel: @unchecked Sendable {
       let rows = batch.segments[chunk.upperBound - 1].upperBound - first
       let out = Tensor(uninitialized: [rows, config.vocabSize])
       _ = head.forward(x.row(first), rows: rows, logits: out.pointer)
+      try MatMul.checkFailures()
       for s in chunk {
         let segment = batch.segments[s]
         try logits(s, out.row(segment.lowerBound - first), segment.count)

@@ -2,7 +2,9 @@ import Checkpoint
 import Tensors
 
 /// A Linear layer `y = x·Wᵀ + b` with its weight in Hugging Face's `[out, in]` layout, held in
-/// the precision the matrix products use.
+/// the precision the matrix products use: the precision asked for as this CPU runs it
+/// (`Precision.effective`), so a bf16 request on a CPU without native bf16 products holds the
+/// weights widened to Float32.
 public final class Linear: @unchecked Sendable {
   public enum Storage {
     case f32(Tensor)
@@ -29,7 +31,7 @@ public final class Linear: @unchecked Sendable {
   ) throws -> Linear {
     let total = outFeatures.reduce(0, +)
     let storage: Storage
-    switch precision {
+    switch precision.effective {
     case .f32:
       let stacked = Tensor(uninitialized: [total, inFeatures])
       var row = 0

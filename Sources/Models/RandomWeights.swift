@@ -38,7 +38,7 @@ extension Linear {
     let values = Tensor(uninitialized: [outFeatures, inFeatures])
     for i in 0..<values.count { values.data[i] = bound * generator.nextSigned() }
     let storage: Storage
-    switch precision {
+    switch precision.effective {
     case .f32:
       storage = .f32(values)
     case .bf16:

@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import Models
+import Tensors
 
 /// `streamline bench choices`: a 4-choice task of HellaSwag's shape scored on random weights,
 /// once with each context computed once for its choices and once with every choice as its own

@@ -227,7 +227,8 @@ public enum Compression {
       return plan
     }
     var plan = try replace(
-      folder: folder, config: config, replacement: replacement, store: store,
+      folder: folder, config: config, precision: model.precision, replacement: replacement,
+      store: store,
       lengths: lengths, training: training, start: start, end: end, request: request,
       analysis: analysis, progress: progress)
     plan.capture = captureReport
@@ -319,7 +320,8 @@ public enum Compression {
   }
 
   static func replace(
-    folder: ModelFolder, config: any Architecture, replacement: ReplacementKind, store: StateStore?,
+    folder: ModelFolder, config: any Architecture, precision: Precision,
+    replacement: ReplacementKind, store: StateStore?,
     lengths: [Int], training: [[Int]], start: Int, end: Int, request: CompressionRequest,
     analysis: Analysis?, progress: (String) -> Progress
   ) throws -> CompressionPlan {
@@ -348,10 +350,12 @@ public enum Compression {
         let first = healed.after.map { $0 + 1 } ?? end
         let count = config.numLayers - first
         let head = try config.loadHead(from: folder, precision: .f32)
-        // The teacher's logits are only ever a forward: bf16 products halve their cost.
+        // The teacher's logits are only ever a forward, so they run in the model's precision
+        // (bf16 halves their cost where it is native); the student's head is backpropagated
+        // through and stays Float32.
         let teacherHead =
           request.training.loss == .kd
-          ? try config.loadHead(from: folder, precision: .bf16) : nil
+          ? try config.loadHead(from: folder, precision: precision) : nil
         let (weightBytes, overflow) = count.multipliedReportingOverflow(
           by: config.parametersPerLayer * MemoryLayout<Float>.size)
         top =

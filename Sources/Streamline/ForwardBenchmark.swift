@@ -5,7 +5,10 @@ import Tensors
 /// `streamline bench forward`: a forward pass that keeps every hidden state, timed beside one
 /// large matrix product of the same precision on the same machine.
 public struct ForwardBenchmark: Codable, Sendable {
+  /// The precision the products ran in (`Precision.effective` of the one asked for).
   public let precision: String
+  /// The instruction set oneDNN ran them with.
+  public let cpuISA: String
   public let batch: Int
   public let seqLen: Int
   public let seconds: Double
@@ -21,6 +24,7 @@ public struct ForwardBenchmark: Codable, Sendable {
     case tokensPerSecond = "tokens_per_second"
     case matmulGflops = "matmul_gflops"
     case peakResidentBytes = "peak_resident_bytes"
+    case cpuISA = "cpu_isa"
   }
 
   /// TinyLlama-1.1B's shape.
@@ -72,7 +76,8 @@ public struct ForwardBenchmark: Codable, Sendable {
       k: config.hiddenSize)
     let gflops = flops / seconds / 1e9
     return ForwardBenchmark(
-      precision: precision.rawValue, batch: batch, seqLen: length, seconds: seconds,
+      precision: precision.effective.rawValue, cpuISA: CPU.isa, batch: batch, seqLen: length,
+      seconds: seconds,
       tokensPerSecond: Double(batch * length) / seconds, gflops: gflops, matmulGflops: matmul,
       ratio: gflops / matmul, peakResidentBytes: ResourceUsage.peakResidentBytes)
   }
@@ -92,7 +97,7 @@ public struct ForwardBenchmark: Codable, Sendable {
     var best = Double.infinity
     for _ in 0..<4 {
       let start = Date()
-      switch precision {
+      switch precision.effective {
       case .f32:
         MatMul.linear(a.pointer, w.pointer, c.pointer, m: m, n: n, k: k, operands: .f32)
       case .bf16:
@@ -106,13 +111,14 @@ public struct ForwardBenchmark: Codable, Sendable {
   public var text: String {
     String(
       format: """
-        forward  %@, batch %d × %d tokens, every hidden state kept
+        forward  %@ on %@, batch %d × %d tokens, every hidden state kept
         time     %.2f s
         speed    %.1f tokens/s, %.1f GFLOP/s
         matmul   %.1f GFLOP/s (one large product, same precision, this machine)
         ratio    %.2f of the matrix-product speed
         memory   %@ peak resident
-        """, precision, batch, seqLen, seconds, tokensPerSecond, gflops, matmulGflops, ratio,
+        """, precision, cpuISA, batch, seqLen, seconds, tokensPerSecond, gflops, matmulGflops,
+      ratio,
       Format.bytes(peakResidentBytes))
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Tensors
 
 /// What one `streamline prune` run did, in one place: the body of the output's `streamline.json`
 /// (`manifest()`; `Surgery.write` adds the tool, source hashes, removed layers and layer counts,
@@ -74,9 +75,10 @@ public struct PruneRecord: Sendable {
     public let evaluation: HeldOutEvaluation?
     public let capture: CaptureReport?
     public let blocks: [RemovedBlock]?
+    public let compute: ComputeRecord
 
     enum CodingKeys: String, CodingKey {
-      case output, parameters, files, training, evaluation, capture, blocks
+      case output, parameters, files, training, evaluation, capture, blocks, compute
       case removedLayers = "removed_layers"
       case replacedLayer = "replaced_layer"
       case numLayers = "num_layers"
@@ -113,12 +115,15 @@ public struct PruneRecord: Sendable {
   public var files: [String] = []
   /// The held-out perplexity (set once measured).
   public var evaluation: HeldOutEvaluation?
+  /// The precision and instruction set the products ran in.
+  public var compute: ComputeRecord
 
   public init(
     plan: CompressionPlan, config: any Architecture, output: String,
     replacement: ReplacementKind, blocksRequested: Int = 1, calibration: Calibration? = nil,
-    layers: String? = nil
+    layers: String? = nil, compute: ComputeRecord
   ) {
+    self.compute = compute
     self.output = output
     self.replacement = replacement
     self.blocksRequested = blocksRequested
@@ -147,6 +152,7 @@ public struct PruneRecord: Sendable {
   public func manifest() throws -> [String: Any] {
     var manifest: [String: Any] = [
       "replacement": replacement.rawValue, "blocks_requested": blocksRequested,
+      "compute": try Self.object(compute),
     ]
     if let calibration { manifest["calibration"] = try Self.object(calibration) }
     if let analysis {
@@ -179,7 +185,7 @@ public struct PruneRecord: Sendable {
       output: output, removedLayers: removed, replacedLayer: replacement.isTrained ? start : nil,
       numLayers: layersAfter, parameters: parametersAfter, parametersBefore: parametersBefore,
       files: files, training: training, linearFit: linearFit, evaluation: evaluation,
-      capture: capture, blocks: blocks)
+      capture: capture, blocks: blocks, compute: compute)
   }
 
   /// What `prune` prints: the output, what went and what replaced it, the training or the fit,

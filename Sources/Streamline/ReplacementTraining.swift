@@ -377,6 +377,7 @@ public final class ReplacementTrainer {
         total += loss * Double(batch.rows)
         weight += Double(batch.rows)
       }
+      try MatMul.checkFailures()
     }
     return total / max(1, weight)
   }
@@ -444,6 +445,7 @@ public final class ReplacementTrainer {
       stage.layer.backward(
         saved, gradient: gradient.pointer, into: stage.gradients, context: context)
     }
+    try MatMul.checkFailures()
     return loss
   }
 

@@ -8,6 +8,10 @@ import Tensors
 public struct TrainingBenchmark: Codable, Sendable {
   public var loss = TrainingLoss.mse
   public var frozenLayers = 0
+  /// The precision of the distillation teacher's head (the only product that is forward only),
+  /// as this CPU runs it.
+  public var precision = Precision.f32
+  public var cpuISA = CPU.isa
   public let microBatch: Int
   public let seqLen: Int
   public let steps: Int
@@ -17,6 +21,8 @@ public struct TrainingBenchmark: Codable, Sendable {
   enum CodingKeys: String, CodingKey {
     case steps, seconds, loss
     case frozenLayers = "frozen_layers"
+    case precision
+    case cpuISA = "cpu_isa"
     case microBatch = "micro_batch"
     case seqLen = "seq_len"
     case tokensPerSecond = "tokens_per_second"
@@ -24,7 +30,8 @@ public struct TrainingBenchmark: Codable, Sendable {
 
   public static func run(
     config: any Architecture, microBatch: Int, length: Int, steps: Int,
-    loss: TrainingLoss = .mse, frozenLayers: Int = 0, progress: Progress? = nil
+    loss: TrainingLoss = .mse, frozenLayers: Int = 0, precision: Precision = .f32,
+    progress: Progress? = nil
   ) throws -> TrainingBenchmark {
     var generator = SplitMix(seed: 3)
     let layer = config.randomLayer(precision: .f32, using: &generator)
@@ -48,7 +55,7 @@ public struct TrainingBenchmark: Codable, Sendable {
           config.randomLayer(precision: .f32, using: &generator)
         },
         head: config.randomHead(precision: .f32, using: &generator),
-        teacherHead: loss == .kd ? config.randomHead(precision: .bf16, using: &generator) : nil)
+        teacherHead: loss == .kd ? config.randomHead(precision: precision, using: &generator) : nil)
     }
     let tokens = (0..<sequences).map { _ in
       (0..<length).map { _ in Int(generator.next() % UInt64(config.vocabSize)) }
@@ -66,6 +73,7 @@ public struct TrainingBenchmark: Codable, Sendable {
       tokensPerSecond: report.tokensPerSecond)
     result.loss = loss
     result.frozenLayers = loss.throughTop ? frozenLayers : 0
+    result.precision = precision.effective
     return result
   }
 

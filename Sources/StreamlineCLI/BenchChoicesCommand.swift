@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Models
 import Streamline
+import Tensors
 
 struct BenchChoices: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -40,7 +41,7 @@ struct BenchChoices: ParsableCommand {
 
   func run() throws {
     let result = try ChoiceBenchmark.run(
-      config: try benchmarkShape(config), precision: precision,
+      config: try benchmarkShape(config), precision: precision.announced,
       items: items, choices: choices, contextTokens: contextTokens,
       continuationTokens: continuationTokens, progress: Progress("scoring", unit: "items"))
     emit(output.json ? try Format.json(result) : result.text)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Models
 import Streamline
+import Tensors
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -37,7 +38,7 @@ struct BenchForward: ParsableCommand {
   func run() throws {
     let shape = try benchmarkShape(config)
     let result = try ForwardBenchmark.run(
-      config: shape, precision: precision, batch: batch, length: seqLen,
+      config: shape, precision: precision.announced, batch: batch, length: seqLen,
       progress: Progress("layers", unit: "tokens"))
     emit(output.json ? try Format.json(result) : result.text)
   }
@@ -68,13 +69,17 @@ struct BenchTrain: ParsableCommand {
   @Option(name: .customLong("frozen-layers"), help: "Frozen layers after the block (lm, kd).")
   var frozenLayers = 1
 
+  @Option(help: "Precision of the kd teacher's head (the one forward-only product): f32 or bf16.")
+  var precision: Precision = .f32
+
   @OptionGroup var output: OutputOptions
 
   func run() throws {
     let shape = try benchmarkShape(config)
     let result = try TrainingBenchmark.run(
       config: shape, microBatch: microBatch, length: seqLen, steps: steps, loss: loss,
-      frozenLayers: frozenLayers, progress: Progress("steps", unit: "tokens"))
+      frozenLayers: frozenLayers, precision: precision.announced,
+      progress: Progress("steps", unit: "tokens"))
     emit(output.json ? try Format.json(result) : result.text)
   }
 }

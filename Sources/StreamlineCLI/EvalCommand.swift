@@ -3,6 +3,7 @@ import Evaluation
 import Foundation
 import Models
 import Streamline
+import Tensors
 
 extension TaskFormat: ExpressibleByArgument {}
 
@@ -303,7 +304,8 @@ struct Compare: ParsableCommand {
     }
     let originalFolder = URL(fileURLWithPath: DemoModel.resolve(original))
     let compressedFolder = URL(fileURLWithPath: DemoModel.resolve(compressed))
-    let a = try DecoderModel(url: originalFolder, precision: precision, residentWeights: true)
+    let a = try DecoderModel(
+      url: originalFolder, precision: precision.announced, residentWeights: true)
     let b = try DecoderModel(url: compressedFolder, precision: precision, residentWeights: true)
     let encoders =
       documents != nil || !tasks.isEmpty

@@ -2,8 +2,24 @@ import ArgumentParser
 import Foundation
 import Models
 import Streamline
+import Tensors
 
-extension Precision: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {
+  /// The precision asked for, after saying once on stderr when this CPU computes it in Float32
+  /// instead (the library does the same resolution wherever weights are loaded).
+  var announced: Precision {
+    if self != effective && !Self.fallbackSaid {
+      Self.fallbackSaid = true
+      FileHandle.standardError.write(
+        Data(
+          ("note: this CPU has no native bf16 matrix products (oneDNN runs \(CPU.isa)); "
+            + "--precision \(rawValue) computes in \(effective.rawValue)\n").utf8))
+    }
+    return self
+  }
+
+  nonisolated(unsafe) private static var fallbackSaid = false
+}
 
 /// The model folder and how to compute with it.
 struct ModelOptions: ParsableArguments {
@@ -18,7 +34,7 @@ struct ModelOptions: ParsableArguments {
 
   func load(resident: Bool = false) throws -> DecoderModel {
     try DecoderModel(
-      url: URL(fileURLWithPath: path), precision: precision, residentWeights: resident)
+      url: URL(fileURLWithPath: path), precision: precision.announced, residentWeights: resident)
   }
 
   /// The model folder, the demo model's when `model` is `demo`.

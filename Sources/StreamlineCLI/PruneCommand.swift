@@ -259,7 +259,8 @@ struct Prune: ParsableCommand {
     }
     var record = PruneRecord(
       plan: plan, config: config, output: output, replacement: removal.replace,
-      blocksRequested: blocks, calibration: drawn, layers: layers)
+      blocksRequested: blocks, calibration: drawn, layers: layers,
+      compute: ComputeRecord(precision: loaded.precision))
     let saved = try Surgery.write(
       source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
       manifest: try record.manifest(), to: URL(fileURLWithPath: output), force: force,

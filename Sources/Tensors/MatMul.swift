@@ -6,19 +6,20 @@ import Foundation
 /// Linear layers use the matmul primitive (Float32 or bf16 operands, Float32 results), created
 /// once per shape and cached; strided products inside attention use `dnnl_sgemm`. oneDNN
 /// threads internally, so callers must not call it from several threads at once.
+///
+/// A product that oneDNN refuses (an unimplemented primitive, exhausted memory) does not stop
+/// the process: its output is zeroed and the failure kept, and the next `checkFailures()`
+/// throws it as a `MatMulError`. The kernels stay non-throwing (they run inside every layer's
+/// forward and backward, some on worker threads), and every driver of a computation (a model's
+/// forward, a training step, an output's commit) checks before it uses what was computed, as
+/// code checks a GPU's deferred errors.
 public enum MatMul {
-  public enum Operand: Sendable {
-    case f32
-    case bf16
-
-    var dnnlType: dnnl_data_type_t { self == .f32 ? dnnl_f32 : dnnl_bf16 }
-  }
 
   /// `c[m, n] (+)= a[m, k] · w[n, k]ᵀ` with Float32 results: the Linear layer, weight in
   /// Hugging Face's `[out, in]` layout read transposed in place.
   public static func linear(
     _ a: UnsafeRawPointer, _ w: UnsafeRawPointer, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, operands: Operand, accumulate: Bool = false
+    m: Int, n: Int, k: Int, operands: Precision, accumulate: Bool = false
   ) {
     guard m > 0, n > 0 else { return }
     if k == 0 {
@@ -26,8 +27,12 @@ public enum MatMul {
       return
     }
     let key = Key(m: m, n: n, k: k, operands: operands, accumulate: accumulate)
-    let primitive = cache.primitive(for: key)
-    primitive.execute(a: a, w: w, c: c)
+    do {
+      try cache.primitive(for: key).execute(a: a, w: w, c: c)
+    } catch {
+      c.update(repeating: 0, count: m * n)
+      failures.record(error)
+    }
   }
 
   /// Row-major `c = alpha · op(a) · op(b) + beta · c` with leading dimensions, for strided
@@ -41,7 +46,11 @@ public enum MatMul {
     let status = dnnl_sgemm(
       CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")),
       Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
-    precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
+    if status != dnnl_success {
+      for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
+      failures.record(
+        MatMulError(operation: "sgemm [\(m), \(k)]·[\(k), \(n)]", precision: .f32, status: status))
+    }
   }
 
   /// The Linear layer's input gradient: `dx[m, k] (+)= dy[m, n] · w[n, k]`, the Float32 weight
@@ -66,10 +75,29 @@ public enum MatMul {
       beta: 1, c: dw, ldc: k)
   }
 
-  /// Whether this CPU runs bf16 products natively (AVX-512 BF16 or AMX); elsewhere oneDNN
-  /// emulates them slowly.
-  public static var nativeBF16: Bool {
-    dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core_bf16.rawValue
+  /// Throws the first product oneDNN refused since the last check, if any (and forgets it).
+  public static func checkFailures() throws {
+    if let failure = failures.take() { throw failure }
+  }
+
+  static let failures = FailureRecord()
+
+  final class FailureRecord: @unchecked Sendable {
+    let lock = NSLock()
+    var first: MatMulError?
+
+    func record(_ failure: MatMulError) {
+      lock.lock()
+      defer { lock.unlock() }
+      if first == nil { first = failure }
+    }
+
+    func take() -> MatMulError? {
+      lock.lock()
+      defer { lock.unlock() }
+      defer { first = nil }
+      return first
+    }
   }
 
   // MARK: - Primitive cache
@@ -78,8 +106,10 @@ public enum MatMul {
     let m: Int
     let n: Int
     let k: Int
-    let operands: Operand
+    let operands: Precision
     let accumulate: Bool
+
+    var shape: String { "[\(m), \(k)]·[\(n), \(k)]ᵀ" }
   }
 
   static let cache = PrimitiveCache()
@@ -91,19 +121,22 @@ public enum MatMul {
     let stream: dnnl_stream_t
 
     init() {
+      // Creating the CPU engine and its stream needs no memory worth speaking of and fails only
+      // in a broken oneDNN installation, where nothing can run at all.
       var engine: dnnl_engine_t?
-      check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine")
       var stream: dnnl_stream_t?
-      check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
+      guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success,
+        dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success
+      else { fatalError("oneDNN cannot create a CPU engine: the installed libdnnl is broken") }
       self.engine = engine!
       self.stream = stream!
     }
 
-    func primitive(for key: Key) -> LinearPrimitive {
+    func primitive(for key: Key) throws(MatMulError) -> LinearPrimitive {
       lock.lock()
       defer { lock.unlock() }
       if let found = primitives[key] { return found }
-      let made = LinearPrimitive(key: key, engine: engine, stream: stream)
+      let made = try LinearPrimitive(key: key, engine: engine, stream: stream)
       primitives[key] = made
       return made
     }
@@ -112,52 +145,59 @@ public enum MatMul {
   final class LinearPrimitive {
     /// The memory objects are rebound to new buffers on every call, so one caller at a time.
     let lock = NSLock()
+    let key: Key
     let primitive: dnnl_primitive_t
     let src: dnnl_memory_t
     let weights: dnnl_memory_t
     let dst: dnnl_memory_t
     let stream: dnnl_stream_t
 
-    init(key: Key, engine: dnnl_engine_t, stream: dnnl_stream_t) {
+    init(key: Key, engine: dnnl_engine_t, stream: dnnl_stream_t) throws(MatMulError) {
+      self.key = key
       self.stream = stream
-      let type = key.operands.dnnlType
-      var srcDesc = memoryDesc(rows: key.m, columns: key.k, rowStride: key.k, type: type)
+      func check(_ status: dnnl_status_t, _ step: String) throws(MatMulError) {
+        try MatMulError.check(status, key: key, step: step)
+      }
+      let type = key.operands == .f32 ? dnnl_f32 : dnnl_bf16
+      var srcDesc = try memoryDesc(rows: key.m, columns: key.k, rowStride: key.k, type: type)
       // The weight is [n, k] row-major; oneDNN wants [k, n], so describe it with strides (1, k).
-      var weightDesc = memoryDesc(
+      var weightDesc = try memoryDesc(
         rows: key.k, columns: key.n, rowStride: 1, columnStride: key.k, type: type)
-      var dstDesc = memoryDesc(rows: key.m, columns: key.n, rowStride: key.n, type: dnnl_f32)
+      var dstDesc = try memoryDesc(rows: key.m, columns: key.n, rowStride: key.n, type: dnnl_f32)
       var opDesc = dnnl_matmul_desc_t()
-      check(dnnl_matmul_desc_init(&opDesc, &srcDesc, &weightDesc, nil, &dstDesc), "matmul desc")
+      try check(dnnl_matmul_desc_init(&opDesc, &srcDesc, &weightDesc, nil, &dstDesc), "desc")
 
       var attr: dnnl_primitive_attr_t?
-      check(dnnl_primitive_attr_create(&attr), "attr")
+      try check(dnnl_primitive_attr_create(&attr), "attributes")
       defer { dnnl_primitive_attr_destroy(attr) }
       if key.accumulate {
         var postOps: dnnl_post_ops_t?
-        check(dnnl_post_ops_create(&postOps), "post ops")
-        check(dnnl_post_ops_append_sum(postOps, 1), "sum post op")
-        check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post ops")
-        dnnl_post_ops_destroy(postOps)
+        try check(dnnl_post_ops_create(&postOps), "post ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        try check(dnnl_post_ops_append_sum(postOps, 1), "sum post op")
+        try check(dnnl_primitive_attr_set_post_ops(attr, postOps), "post ops")
       }
       var descriptor: dnnl_primitive_desc_t?
-      check(
+      try check(
         dnnl_primitive_desc_create(&descriptor, &opDesc, attr, engine, nil), "primitive desc")
       defer { dnnl_primitive_desc_destroy(descriptor) }
       var primitive: dnnl_primitive_t?
-      check(dnnl_primitive_create(&primitive, descriptor), "primitive")
+      try check(dnnl_primitive_create(&primitive, descriptor), "primitive")
       self.primitive = primitive!
 
-      func memory(_ desc: inout dnnl_memory_desc_t) -> dnnl_memory_t {
+      func memory(_ desc: inout dnnl_memory_desc_t) throws(MatMulError) -> dnnl_memory_t {
         var mem: dnnl_memory_t?
-        check(dnnl_memory_create(&mem, &desc, engine, nil), "memory")
+        try check(dnnl_memory_create(&mem, &desc, engine, nil), "memory")
         return mem!
       }
-      src = memory(&srcDesc)
-      weights = memory(&weightDesc)
-      dst = memory(&dstDesc)
+      src = try memory(&srcDesc)
+      weights = try memory(&weightDesc)
+      dst = try memory(&dstDesc)
     }
 
-    func execute(a: UnsafeRawPointer, w: UnsafeRawPointer, c: UnsafeMutablePointer<Float>) {
+    func execute(a: UnsafeRawPointer, w: UnsafeRawPointer, c: UnsafeMutablePointer<Float>)
+      throws(MatMulError)
+    {
       lock.lock()
       defer { lock.unlock() }
       dnnl_memory_set_data_handle(src, UnsafeMutableRawPointer(mutating: a))
@@ -168,23 +208,55 @@ public enum MatMul {
         dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights),
         dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst),
       ]
-      check(dnnl_primitive_execute(primitive, stream, 3, &args), "execute")
-      check(dnnl_stream_wait(stream), "wait")
+      try MatMulError.check(
+        dnnl_primitive_execute(primitive, stream, 3, &args), key: key, step: "execute")
+      try MatMulError.check(dnnl_stream_wait(stream), key: key, step: "execute")
     }
   }
 }
 
 private func memoryDesc(
   rows: Int, columns: Int, rowStride: Int, columnStride: Int = 1, type: dnnl_data_type_t
-) -> dnnl_memory_desc_t {
+) throws(MatMulError) -> dnnl_memory_desc_t {
   var desc = dnnl_memory_desc_t()
   var dims: [dnnl_dim_t] = [Int64(rows), Int64(columns)]
   var strides: [dnnl_dim_t] = [Int64(rowStride), Int64(columnStride)]
-  check(dnnl_memory_desc_init_by_strides(&desc, 2, &dims, type, &strides), "memory desc")
+  let status = dnnl_memory_desc_init_by_strides(&desc, 2, &dims, type, &strides)
+  guard status == dnnl_success else {
+    throw MatMulError(
+      operation: "memory descriptor [\(rows), \(columns)]",
+      precision: type == dnnl_f32 ? .f32 : .bf16, status: status)
+  }
   return desc
 }
 
-private func check(_ status: dnnl_status_t, _ what: String) {
-  // oneDNN fails only on programming errors or exhausted memory here; shapes come validated.
-  precondition(status == dnnl_success, "oneDNN \(what) failed with status \(status.rawValue)")
+/// A matrix product oneDNN refused, in words for the user.
+public struct MatMulError: Error, CustomStringConvertible, Sendable {
+  public let operation: String
+  public let precision: Precision
+  public let status: String
+
+  init(operation: String, precision: Precision, status: dnnl_status_t) {
+    self.operation = operation
+    self.precision = precision
+    switch status {
+    case dnnl_out_of_memory: self.status = "out of memory"
+    case dnnl_unimplemented:
+      self.status = "not implemented by oneDNN for this CPU (\(CPU.isa))"
+    case dnnl_invalid_arguments: self.status = "invalid arguments"
+    default: self.status = "oneDNN status \(status.rawValue)"
+    }
+  }
+
+  static func check(_ status: dnnl_status_t, key: MatMul.Key, step: String)
+    throws(MatMulError)
+  {
+    guard status != dnnl_success else { return }
+    throw MatMulError(
+      operation: "matmul \(key.shape) (\(step))", precision: key.operands, status: status)
+  }
+
+  public var description: String {
+    "the \(precision.rawValue) matrix product \(operation) failed: \(status)"
+  }
 }

@@ -69,7 +69,11 @@ import Testing
       let plain = try TextScorer(
         model: original, encoder: scorer.encoder
       ).run(documents: documents, seqLen: ref.int("seq_len"), stride: ref.int("stride")).0
-      #expect(Self.close(d.reference.nll, plain.nll, 1e-9))
+      // The two passes batch the windows differently (other row counts, so other kernels):
+      // their Float32 logits agree to about 1e-6 of their scale (see ModelsTests'
+      // `kernelTolerance`), so the mean NLL does to 1e-6 relative (observed: 1e-8 with AVX2,
+      // 0 with AVX-512).
+      #expect(Self.close(d.reference.nll, plain.nll, 1e-6))
       #expect(result.tokens == plain.tokens)
     }
   }

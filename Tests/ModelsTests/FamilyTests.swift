@@ -83,7 +83,8 @@ import Testing
     // Attention off: a second sequence order cannot change anything, each row is alone.
     let single = Tensor(shape: [1, 32], values: Array(x.data[64..<96]))
     layer.forward(single.pointer, batch: Batch(lengths: [1]), context: LayerContext(span: 1))
-    #expect(Array(y.data[64..<96]) == single.toArray())
+    // A 5-row and a 1-row product are different kernels: equal within round-off.
+    #expect(Fixtures.agreeAcrossKernels(Array(y.data[64..<96]), single.toArray()))
   }
 
   /// facebook's own uploads name the decoder `decoder.…` (saved from OPTModel), not

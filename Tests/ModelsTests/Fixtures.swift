@@ -52,4 +52,25 @@ enum Fixtures {
     precondition(a.count == b.count, "sizes \(a.count) and \(b.count) differ")
     return zip(a, b).map { abs($0 - $1) }.max() ?? 0
   }
+
+  /// How far two Float32 computations of the same values may be apart when they run different
+  /// kernels (another row count, chunking or instruction set: oneDNN's AVX2 products round
+  /// differently with the row count, and even with a row's position inside one product), as a
+  /// fraction of the values' scale.
+  ///
+  /// Derivation: two summation orders of a length-k dot product differ by at most
+  /// 2·γ_k·Σ|aᵢbᵢ|, γ_k = k·u/(1 − k·u), u = 2⁻²⁴ (Higham, Accuracy and Stability of Numerical
+  /// Algorithms, §3.1). The fixtures' products have k ≤ 128 and Σ|aᵢbᵢ| within a few times the
+  /// result's scale, so one product differs by at most about 2·128·6e-8·4 ≈ 6e-5 of it in the
+  /// worst case and by √k·u ≈ 7e-7 typically (errors of random sign add as a random walk); a
+  /// layer chains a few products and norms. 1e-5 holds the typical case with a wide margin
+  /// (observed: 2e-7 with AVX2, 0 with AVX-512) and still catches any real difference, which
+  /// changes values at the scale of 1e-3 or more.
+  static let kernelTolerance: Float = 1e-5
+
+  /// Whether `a` and `b` agree within `kernelTolerance` of their scale (largest magnitude, or 1).
+  static func agreeAcrossKernels(_ a: [Float], _ b: [Float]) -> Bool {
+    let scale = max(1, (a + b).map(abs).max() ?? 0)
+    return maxDifference(a, b) <= kernelTolerance * scale
+  }
 }

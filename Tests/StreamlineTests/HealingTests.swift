@@ -28,7 +28,7 @@ import Testing
     #expect(!healed.isEmpty && report.healedLayers == healed)
     let record = PruneRecord(
       plan: plan, config: try DecoderModel(url: Fixtures.model("llama-gqa")).config,
-      output: "out", replacement: .layer)
+      output: "out", replacement: .layer, compute: ComputeRecord(precision: .f32))
     #expect(
       record.text.contains(
         "healed beside it: layers \(healed.map(String.init).joined(separator: " and "))"))

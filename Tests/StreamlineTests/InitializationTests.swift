@@ -110,7 +110,7 @@ import Testing
     let sequences = try base.sequences(6)
     let (embedded, batch) = try model.embed(sequences)
     let context = LayerContext(span: batch.span)
-    model.runLayer(try model.layer(0), on: embedded, batch: batch, context: context)
+    try model.runLayer(try model.layer(0), on: embedded, batch: batch, context: context)
     let c = model.config.hiddenSize
     let data = TrainingData(
       lengths: sequences.map(\.count), inputs: embedded.pointer, targets: nil, tokens: sequences,
@@ -121,7 +121,7 @@ import Testing
     let x = embedded.copy()
     var similarity = [1.0]
     for j in 1..<3 {
-      model.runLayer(layers[j - 1], on: x, batch: batch, context: context)
+      try model.runLayer(layers[j - 1], on: x, batch: batch, context: context)
       var sum = 0.0
       for t in 0..<batch.rows {
         sum += ReplacementInitialization.cosine(x.row(t), embedded.row(t), count: c)

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Tensors
 import Testing
 
 @testable import Streamline
@@ -73,13 +74,17 @@ import Testing
     let analysis = try #require(plan.analysis)
     let record = PruneRecord(
       plan: plan, config: model.config, output: "out", replacement: .none,
-      calibration: PruneRecord.Calibration(data, counts: counts, seqLen: 24, seed: 0))
+      calibration: PruneRecord.Calibration(data, counts: counts, seqLen: 24, seed: 0),
+      compute: ComputeRecord(precision: .f32))
     let manifest = try record.manifest()
     #expect(
       Set(manifest.keys) == [
         "replacement", "blocks_requested", "calibration", "metric", "scores", "layer_bi", "block",
+        "compute",
       ])
     #expect(manifest["replacement"] as? String == "none")
+    // The precision the products ran in and the instruction set oneDNN used.
+    #expect(manifest["compute"] as? [String: String] == ["precision": "f32", "cpu_isa": CPU.isa])
     #expect(manifest["blocks_requested"] as? Int == 1)
     #expect(manifest["metric"] as? String == "cosine")
     #expect(manifest["layer_bi"] as? [Double] == analysis.layerBI)
@@ -120,7 +125,8 @@ import Testing
       linearFit: ["validation_mse": 1, "plain_removal_validation_mse": 0.25],
       blocks: [RemovedBlock(layers: [1, 2], cosine: 1, angular: 0)])
     let record = PruneRecord(
-      plan: plan, config: model.config, output: "out", replacement: .linear, layers: "1-2")
+      plan: plan, config: model.config, output: "out", replacement: .linear, layers: "1-2",
+      compute: ComputeRecord(precision: .f32))
     let text = String(decoding: try Surgery.json(record.manifest()), as: UTF8.self)
     #expect(text.contains("\"validation_mse\" : 1.0"))
     #expect(text.contains("\"cosine\" : 1.0") && text.contains("\"angular\" : 0.0"))
@@ -136,9 +142,10 @@ import Testing
       progress: { Progress($0, enabled: false) })
     var record = PruneRecord(
       plan: plan, config: model.config, output: "/tmp/pruned", replacement: .none,
-      layers: "1-2")
+      layers: "1-2", compute: ComputeRecord(precision: .f32))
     let manifest = try record.manifest()
-    #expect(Set(manifest.keys) == ["replacement", "blocks_requested", "selection", "block"])
+    #expect(
+      Set(manifest.keys) == ["replacement", "blocks_requested", "selection", "block", "compute"])
     #expect(manifest["selection"] as? String == "--layers 1-2")
     #expect(manifest["block"] as? [String: Int] == ["start": 1, "end": 3])
 
@@ -148,6 +155,7 @@ import Testing
     #expect(
       Set(summary.keys) == [
         "output", "removed_layers", "num_layers", "parameters", "parameters_before", "files",
+        "compute",
       ])
     #expect(summary["output"] as? String == "/tmp/pruned")
     #expect(summary["removed_layers"] as? [Int] == [1, 2])
@@ -178,7 +186,8 @@ import Testing
     let plan = try plan(model, request, try draw(CalibrationCounts(scoring: 8)))
     let blocks = try #require(plan.blocks)
     let record = PruneRecord(
-      plan: plan, config: model.config, output: "out", replacement: .none, blocksRequested: 2)
+      plan: plan, config: model.config, output: "out", replacement: .none, blocksRequested: 2,
+      compute: ComputeRecord(precision: .f32))
     let manifest = try record.manifest()
     #expect(manifest["blocks_requested"] as? Int == 2)
     let listed = try #require(manifest["blocks"] as? [[String: Any]])
@@ -206,12 +215,13 @@ import Testing
     let capture = try #require(plan.capture)
     var record = PruneRecord(
       plan: plan, config: model.config, output: "out", replacement: .layer,
-      calibration: PruneRecord.Calibration(data, counts: counts, seqLen: 24, seed: 0))
+      calibration: PruneRecord.Calibration(data, counts: counts, seqLen: 24, seed: 0),
+      compute: ComputeRecord(precision: .f32))
     let manifest = try record.manifest()
     #expect(
       Set(manifest.keys) == [
         "replacement", "blocks_requested", "calibration", "metric", "scores", "layer_bi", "block",
-        "training", "capture",
+        "training", "capture", "compute",
       ])
     #expect(manifest["replacement"] as? String == "layer")
     // The reports are recorded as their own JSON.

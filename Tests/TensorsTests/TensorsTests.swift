@@ -1,3 +1,4 @@
+import CDNNL
 import Foundation
 import Testing
 
@@ -71,5 +72,47 @@ import Testing
     for (value, converted) in zip(values, out) {
       #expect(converted == Numerics.bf16(from: value), "\(value.bitPattern)")
     }
+  }
+}
+
+@Suite struct MatMulTests {
+  /// bf16 products run only where oneDNN runs them natively; `ONEDNN_MAX_CPU_ISA=AVX2` (as CI
+  /// runs the suite a second time) makes an AVX-512 machine compute as an AVX2-only one.
+  @Test func bf16RunsOnlyWhereItIsNative() {
+    #expect(Precision.f32.effective == .f32)
+    #expect(Precision.bf16.effective == (CPU.nativeBF16 ? .bf16 : .f32))
+    if ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"]?.uppercased() == "AVX2" {
+      #expect(CPU.isa == "avx2")
+      #expect(!CPU.nativeBF16)
+    }
+    #expect(CPU.nativeBF16 == CPU.isa.hasPrefix("avx512_core_bf16") || CPU.isa.contains("amx"))
+  }
+
+  /// A product oneDNN refuses is a typed error with one line, never a precondition.
+  @Test func refusedProductsAreTypedErrors() throws {
+    let key = MatMul.Key(m: 1, n: 1, k: -1, operands: .f32, accumulate: false)
+    #expect(throws: MatMulError.self) { try MatMul.cache.primitive(for: key) }
+    if !CPU.nativeBF16 {
+      let bf16 = MatMul.Key(m: 8, n: 8, k: 8, operands: .bf16, accumulate: false)
+      do {
+        _ = try MatMul.cache.primitive(for: bf16)
+        Issue.record("oneDNN 2.x has no bf16 matmul below AVX-512 BF16")
+      } catch {
+        #expect(error.description.contains("bf16 matrix product"))
+        #expect(!error.description.contains("\n"))
+      }
+    }
+  }
+
+  /// Failures inside a kernel are kept (the first one) until the next check, which throws it.
+  @Test func failuresAreKeptUntilChecked() {
+    let record = MatMul.FailureRecord()
+    #expect(record.take() == nil)
+    record.record(MatMulError(operation: "first", precision: .f32, status: dnnl_out_of_memory))
+    record.record(MatMulError(operation: "second", precision: .f32, status: dnnl_unimplemented))
+    let first = record.take()
+    #expect(first?.operation == "first")
+    #expect(first?.status == "out of memory")
+    #expect(record.take() == nil)
   }
 }
