@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensors
 
 @main
 struct StreamlineCommand: ParsableCommand {
@@ -13,6 +14,12 @@ struct StreamlineCommand: ParsableCommand {
 
   static func main() {
     ThreadPolicy.settle()
+    if !CPU.hasAVX2 {
+      FileHandle.standardError.write(
+        Data(
+          ("note: oneDNN runs \(CPU.isa) on this CPU, below AVX2, the least Streamline is "
+            + "tested on: results stay exact, matrix products run several times slower\n").utf8))
+    }
     var command: ParsableCommand
     do {
       command = try parseAsRoot()

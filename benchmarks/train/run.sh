@@ -6,8 +6,13 @@
 # replacement runs with 11 frozen layers and the head above it, 4 × 512 tokens a step.
 #   benchmarks/train/run.sh [MODEL] [START END]    (LOSS=lm|kd, STEPS=3, MICRO=4 sequences a
 #                                                   step; release build first)
+#   With ONEDNN_MAX_CPU_ISA=AVX2, both sides compute as an AVX2-only CPU does (oneDNN honours the
+#   cap; PyTorch's own kernels and its MKL are capped alongside).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ "${ONEDNN_MAX_CPU_ISA:-}" = AVX2 ]; then
+  export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2
+fi
 model=${1:-/work/models/smollm2-135m-instruct}
 start=${2:-11} end=${3:-19}
 loss=${LOSS:-kd} steps=${STEPS:-3} micro=${MICRO:-4}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A forward pass keeping every hidden state, Streamline against eager PyTorch (transformers) on
+# the same shape and random weights, back to back and alternating (PyTorch, Streamline,
+# PyTorch, Streamline) so a change in machine load hits both; prints each run and the ratio of
+# the medians. Both sides compute at the precision asked for as this CPU runs it: say
+# ONEDNN_MAX_CPU_ISA=AVX2 to measure what an AVX2-only CPU gets (oneDNN, Streamline's and the one
+# inside PyTorch, honours it; PyTorch's own kernels and its MKL are capped to AVX2 alongside).
+#   benchmarks/forward/run.sh [CONFIG.json]   (PRECISION=f32|bf16, BATCH=4, SEQ=512, ROUNDS=2;
+#                                             release build first; default shape TinyLlama-1.1B)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+precision=${PRECISION:-f32} batch=${BATCH:-4} seq=${SEQ:-512} rounds=${ROUNDS:-2}
+python=${PYTHON:-/work/venv/bin/python}
+config=()
+[ $# -ge 1 ] && config=(--config "$1")
+if [ "${ONEDNN_MAX_CPU_ISA:-}" = AVX2 ]; then
+  export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2
+fi
+# bf16 in Streamline is bf16 only where oneDNN runs it natively; PyTorch then gets the same.
+effective=$(.build/release/streamline bench forward "${config[@]}" --batch 1 --seq-len 8 \
+  --precision "$precision" --json 2>/dev/null |
+  "$python" -c "import json,sys; d=json.load(sys.stdin); print(d['precision'], d['cpu_isa'])")
+read -r torch_precision isa <<<"$effective"
+echo "precision $precision runs as $torch_precision on $isa; batch $batch × $seq tokens" >&2
+torch_runs=() swift_runs=()
+for round in $(seq "$rounds"); do
+  t=$("$python" tools/bench_forward_torch.py "${config[@]}" --batch "$batch" --seq-len "$seq" \
+    --precision "$torch_precision" | tail -1)
+  torch_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$t")")
+  s=$(.build/release/streamline bench forward "${config[@]}" --batch "$batch" --seq-len "$seq" \
+    --precision "$precision" --json 2>/dev/null)
+  swift_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$s")")
+  echo "round $round: PyTorch ${torch_runs[-1]} tokens/s, Streamline ${swift_runs[-1]} tokens/s"
+done
+"$python" - "${torch_runs[@]}" "${swift_runs[@]}" <<'PY'
+import statistics, sys
+values = [float(v) for v in sys.argv[1:]]
+torch, swift = values[: len(values) // 2], values[len(values) // 2 :]
+print(f"median: PyTorch {statistics.median(torch):.1f} tokens/s, Streamline "
+      f"{statistics.median(swift):.1f} tokens/s, ratio {statistics.median(swift) / statistics.median(torch):.2f}")
+PY
