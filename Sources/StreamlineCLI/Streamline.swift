@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 
 @main
@@ -13,6 +14,8 @@ struct StreamlineCommand: ParsableCommand {
 
   static func main() {
     ThreadPolicy.settle()
+    // An interrupt removes unfinished outputs (after the re-exec: ignored signals are inherited).
+    InterruptCleanup.install()
     var command: ParsableCommand
     do {
       command = try parseAsRoot()
