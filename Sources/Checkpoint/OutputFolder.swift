@@ -109,6 +109,17 @@ public final class OutputFolder: @unchecked Sendable {
     return folder
   }
 
+  /// Runs `body`, which writes into the temporary folder; a write error names the path the file
+  /// would have had in the target, which is the one the user gave.
+  public func naming<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch CheckpointError.writeFailed(let path, let reason) where path.hasPrefix(url.path) {
+      throw CheckpointError.writeFailed(
+        path: target.path + path.dropFirst(url.path.count), reason: reason)
+    }
+  }
+
   /// Writes `data` as file `name` of the output.
   public func write(_ data: Data, as name: String) throws {
     try Self.write(data, to: file(name))

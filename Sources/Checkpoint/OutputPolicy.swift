@@ -232,6 +232,12 @@ public enum AtomicFile {
       registry.unregister(id)
       unlink(temporary.path)
       TemporarySibling.removeEmpty(parents)
+      // The user named the target, not its temporary sibling.
+      if case .writeFailed(let path, let reason) = error as? CheckpointError,
+        path == temporary.path
+      {
+        throw CheckpointError.writeFailed(path: target.path, reason: reason)
+      }
       throw error
     }
   }

@@ -86,8 +86,13 @@ struct Analyze: ParsableCommand {
         seqLen: calibration.sequenceLength(loaded), samples: calibration.samples, shard: index,
         shards: count, sums: sums)
     }
-    if let statsURL { try forOption("--save-stats") { try stats.save(to: statsURL) } }
+    // The outputs are written last, together: the report into its temporary folder, then the
+    // statistics, then the report's commit, so that a failure leaves neither behind.
+    func save() throws {
+      if let statsURL { try forOption("--save-stats") { try stats.save(to: statsURL) } }
+    }
     guard let request = removal.request else {
+      try save()
       emit(
         "scored shard \(stats.shard)/\(stats.shards): \(stats.sums.samples) sequences, \(stats.sums.tokens) tokens; statistics in \(saveStats!)"
       )
@@ -104,9 +109,12 @@ struct Analyze: ParsableCommand {
       stats.sums.matrix, config: loaded.config, metric: removal.metric, removing: count,
       replacement: removal.replace)
     if let reportDestination {
-      try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
-      try reportDestination.commit("--report")
+      try reportDestination.writing("--report") {
+        try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
+      }
     }
+    try save()
+    try reportDestination?.commit("--report")
     emit(output.json ? try Format.json(analysis) : AnalysisReport.table(analysis))
     if let report, !output.json {
       emit("report: \(report)/summary.md, similarity.svg, blocks.svg, analysis.json")

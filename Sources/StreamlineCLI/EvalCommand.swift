@@ -367,7 +367,9 @@ struct Compare: ParsableCommand {
       }
     }
     if let reportDestination {
-      try comparison.write(to: reportDestination.folder)
+      try reportDestination.writing("--report") {
+        try comparison.write(to: reportDestination.folder)
+      }
       try reportDestination.commit("--report")
     }
     emit(output.json ? try Format.jsonNumbers(comparison) : comparison.text)

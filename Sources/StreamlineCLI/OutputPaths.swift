@@ -27,6 +27,8 @@ struct ReportDestination {
   let folder: URL
   /// The report's own output folder, nil when it lies inside `within`.
   let own: OutputFolder?
+  /// The output folder the report lies in, if it does.
+  let within: OutputFolder?
 
   init(
     _ path: String, flag: String, policy: OutputPolicy, force: Bool, ownFiles: Set<String>,
@@ -36,6 +38,7 @@ struct ReportDestination {
       guard let output else { return nil }
       return try output.folder(for: try OutputPolicy.url(path))
     }
+    self.within = output
     if let inner {
       folder = inner
       own = nil
@@ -50,6 +53,13 @@ struct ReportDestination {
     }
     folder = made.url
     own = made
+  }
+
+  /// Runs `body`, which writes the report's files; an error names `flag` and the report's path.
+  func writing(_ flag: String, _ body: () throws -> Void) throws {
+    try forOption(flag) {
+      if let writing = own ?? within { try writing.naming(body) } else { try body() }
+    }
   }
 
   func commit(_ flag: String) throws {

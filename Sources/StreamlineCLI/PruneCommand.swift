@@ -277,10 +277,15 @@ struct Prune: ParsableCommand {
     // Everything that belongs to the result (checkpoint, manifest with its held-out evaluation,
     // report) is written before anything is committed, so a late failure leaves no
     // complete-looking output behind and an earlier output in place.
-    let saved = try Surgery.write(
-      source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
-      manifest: try record.manifest(), into: out, maxShardSize: try shardBytes(),
-      progress: Progress("writing", unit: "MB"))
+    let manifest = try record.manifest()
+    let saved = try forOption("--output") {
+      try out.naming {
+        try Surgery.write(
+          source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
+          manifest: manifest, into: out, maxShardSize: try shardBytes(),
+          progress: Progress("writing", unit: "MB"))
+      }
+    }
     record.files = saved.files
     if let held = data?.evaluation, !held.isEmpty {
       let pruned = try DecoderModel(url: out.url, precision: model.precision)
@@ -288,15 +293,17 @@ struct Prune: ParsableCommand {
         original: loaded, pruned: pruned,
         plainRemoval: removal.replace == .none ? nil : plan.plainRemovalBaseline,
         sequences: held, progress: Progress("held-out perplexity", unit: "models"))
-      try evaluation.record(in: out)
+      try forOption("--output") { try out.naming { try evaluation.record(in: out) } }
       record.evaluation = evaluation
     }
     if let reportDestination {
-      if let analysis = plan.analysis {
-        try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
-      }
-      if let training = plan.training {
-        try TrainingChart.write(training, to: reportDestination.folder)
+      try reportDestination.writing("--report") {
+        if let analysis = plan.analysis {
+          try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
+        }
+        if let training = plan.training {
+          try TrainingChart.write(training, to: reportDestination.folder)
+        }
       }
       try reportDestination.commit("--report")
     }

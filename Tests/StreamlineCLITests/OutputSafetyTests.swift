@@ -263,4 +263,38 @@ import Testing
           == Data("good".utf8))
     }
   }
+
+  /// A failure after the checkpoint is written (here the report's place turns into a file while
+  /// prune works) leaves no output and the earlier --force output as it was.
+  @Test func aLateFailureLeavesTheEarlierOutput() throws {
+    let scratch = try Scratch()
+    let earlier = scratch.url.appendingPathComponent("earlier")
+    try FileManager.default.createDirectory(at: earlier, withIntermediateDirectories: true)
+    try Data("good".utf8).write(to: earlier.appendingPathComponent("streamline.json"))
+    let (process, errors) = try launch(
+      [
+        "prune", "demo", "--remove", "2", "--replace", "none", "--samples", "4", "--seq-len",
+        "64", "--eval-samples", "2", "--output", "earlier", "--force", "--report", "report",
+      ], in: scratch.url)
+    var seen = false
+    for _ in 0..<3000 where process.isRunning {
+      if scratch.listing().contains(where: { $0.hasPrefix(".report.partial-") }) {
+        seen = true
+        break
+      }
+      usleep(10_000)
+    }
+    #expect(seen, "the report's temporary folder appeared")
+    try Data("not a folder".utf8).write(to: scratch.url.appendingPathComponent("report"))
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 1, "\(text)")
+    #expect(text.hasPrefix("Error: --report: "), "\(text)")
+    #expect(text.split(separator: "\n").count == 1, "one line: \(text)")
+    #expect(scratch.listing() == ["earlier", "model", "report"])
+    #expect(scratch.listing(earlier) == ["streamline.json"])
+    #expect(
+      FileManager.default.contents(atPath: earlier.appendingPathComponent("streamline.json").path)
+        == Data("good".utf8))
+  }
 }
