@@ -287,4 +287,15 @@ import Testing
     }
     #expect(listing(target) == ["notes.txt", "summary.md"])
   }
+
+  /// Foundation's errors reach the user as a plain reason, never as an NSError dump.
+  @Test func fileSystemReasonsArePlainWords() {
+    #expect(FileSystemReason.words(CocoaError(.fileWriteOutOfSpace)) == "no space left on device")
+    #expect(FileSystemReason.words(CocoaError(.fileWriteNoPermission)) == "permission denied")
+    let wrapped = NSError(
+      domain: NSCocoaErrorDomain, code: CocoaError.fileWriteUnknown.rawValue,
+      userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(EISDIR))])
+    #expect(FileSystemReason.words(wrapped) == "is a directory")
+    #expect(!FileSystemReason.words(CocoaError(.fileWriteUnknown)).contains("Domain="))
+  }
 }
