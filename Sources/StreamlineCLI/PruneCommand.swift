@@ -136,7 +136,10 @@ struct Prune: ParsableCommand {
   @Option(help: "Write the analysis and the training report (JSON, SVG) into this folder.")
   var report: String?
 
-  @Flag(help: "Replace a non-empty output folder.")
+  @Flag(
+    help:
+      "Replace a non-empty --output folder (a --report folder is replaced only when it holds nothing but report files)."
+  )
   var force = false
 
   @Option(
@@ -205,8 +208,10 @@ struct Prune: ParsableCommand {
     for file in stats { policy.add(file, as: "the --stats file") }
     let out = try forOption("--output") { try policy.folder(output, force: force) }
     let reportDestination = try report.map {
+      // --force is for the checkpoint: a report folder is replaced only when it holds nothing
+      // but report files, so a mistyped --report never takes a folder of the user's with it.
       try ReportDestination(
-        $0, flag: "--report", policy: policy, force: force,
+        $0, flag: "--report", policy: policy, force: false,
         ownFiles: AnalysisReport.files.union(TrainingChart.files), within: out)
     }
 

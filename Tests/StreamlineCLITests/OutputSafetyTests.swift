@@ -134,7 +134,20 @@ import Testing
     expectRefused(
       ["analyze", model, "--remove", "2", "--save-stats", link + "/config.json"],
       flag: "--save-stats", [inside], scratch: scratch)
-    #expect(scratch.listing() == ["calibration.txt", "link", "model"], "nothing was written")
+    // --force replaces the checkpoint folder, never a report folder holding the user's files.
+    let notes = scratch.url.appendingPathComponent("mine/notes.txt")
+    try FileManager.default.createDirectory(
+      at: notes.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data("precious".utf8).write(to: notes)
+    expectRefused(
+      [
+        "prune", model, "--remove", "2", "--replace", "none", "--calibration",
+        Self.calibration.path, "--output", scratch.path("out"), "--force", "--report",
+        scratch.path("mine"),
+      ], flag: "--report", ["holds files this does not write"], scratch: scratch)
+    #expect(FileManager.default.contents(atPath: notes.path) == Data("precious".utf8))
+    #expect(
+      scratch.listing() == ["calibration.txt", "link", "mine", "model"], "nothing was written")
   }
 
   @Test func blankOutputsAreRefused() throws {
