@@ -28,7 +28,7 @@ let package = Package(
     .target(name: "Tokenizers", swiftSettings: settings),
     .target(name: "Models", dependencies: ["Tensors", "Checkpoint"], swiftSettings: settings),
     .target(
-      name: "Evaluation", dependencies: ["Models", "Tokenizers"], swiftSettings: settings),
+      name: "Evaluation", dependencies: ["Models", "Tokenizers", "Checkpoint"], swiftSettings: settings),
     .target(
       name: "Streamline",
       dependencies: [

@@ -18,12 +18,12 @@ public final class MappedFile: @unchecked Sendable {
     self.path = path
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else {
-      throw CheckpointError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+      throw CheckpointError.cannotOpen(path: path, reason: FileSystemReason.words(errno))
     }
     defer { close(fd) }
     var info = stat()
     guard fstat(fd, &info) == 0 else {
-      throw CheckpointError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+      throw CheckpointError.cannotOpen(path: path, reason: FileSystemReason.words(errno))
     }
     guard (info.st_mode & S_IFMT) == S_IFREG else {
       throw CheckpointError.cannotOpen(path: path, reason: "not a regular file")
@@ -35,7 +35,7 @@ public final class MappedFile: @unchecked Sendable {
     }
     let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
     guard let mapped, mapped != MAP_FAILED else {
-      throw CheckpointError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+      throw CheckpointError.cannotOpen(path: path, reason: FileSystemReason.words(errno))
     }
     base = UnsafeRawPointer(mapped)
   }

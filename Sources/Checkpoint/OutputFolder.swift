@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 #if canImport(Glibc)
   import Glibc
@@ -9,89 +10,82 @@ import Foundation
 /// Files are written into a hidden temporary folder beside the target (same parent, so the final
 /// rename stays on one file system); `commit()` renames it into place. Without a commit (an error
 /// was thrown, the process unwound) `discard()` or `deinit` removes the temporary folder and any
-/// parent folders this made, leaving nothing behind.
+/// parent folders this made, leaving nothing behind; an interrupt does the same through
+/// `CleanupRegistry`, and a later run removes what a killed one left (`.NAME.partial-PID-…` of a
+/// process that is gone).
 ///
-/// Refused at creation: a target equal to, inside, or containing an input model folder (paths are
-/// compared after resolving symbolic links), a target that exists and is not a folder, and a
-/// non-empty target unless `force`. With `force` the old folder is replaced only at `commit()`,
-/// so a failed run leaves it untouched.
+/// Refused at creation (`OutputPolicy`): a target equal to, inside, or containing an input
+/// (paths are compared after resolving symbolic links), the current folder, a target that exists
+/// and is not a folder, and a non-empty target unless `force` (or unless it holds only
+/// `ownFiles`, the files a report writes, so that a report can be written again). A replaced
+/// folder is swapped whole at `commit()`, never merged into: a failed run leaves it untouched,
+/// and of two runs replacing one folder at once each commits its own complete folder.
 public final class OutputFolder: @unchecked Sendable {
   /// Where the output ends up.
   public let target: URL
   /// The temporary folder to write into until `commit()`.
   public let url: URL
+  /// Whether an existing folder may be replaced.
   public let force: Bool
   public private(set) var isCommitted = false
   private var isDiscarded = false
   private let createdParents: [URL]
+  private let registry: CleanupRegistry
+  private var cleanupID: Int?
 
-  public init(target: URL, inputs: [URL] = [], force: Bool = false) throws {
+  /// A target checked against `inputs`, each named "the input model folder" in refusals.
+  public convenience init(target: URL, inputs: [URL] = [], force: Bool = false) throws {
+    try self.init(
+      target: target,
+      policy: OutputPolicy(inputs: inputs.map { .init($0, what: "the input model folder") }),
+      force: force)
+  }
+
+  public init(
+    target: URL, policy: OutputPolicy, force: Bool = false, ownFiles: Set<String> = [],
+    registry: CleanupRegistry = .shared
+  ) throws {
     let target = target.standardizedFileURL
     self.target = target
-    self.force = force
+    self.registry = registry
     let path = target.path
-    let manager = FileManager.default
-    guard target.lastPathComponent != "/", !target.lastPathComponent.isEmpty else {
-      throw CheckpointError.outputRefused(path: path, reason: "it is the root folder")
-    }
+    try policy.check(target, isFolder: true)
 
-    let resolvedTarget = Self.resolve(target)
-    for input in inputs {
-      let resolvedInput = Self.resolve(input.standardizedFileURL)
-      if resolvedTarget == resolvedInput {
-        throw CheckpointError.outputRefused(
-          path: path,
-          reason: "it is the input model folder \(input.path); choose another output folder")
-      }
-      if resolvedTarget.starts(with: resolvedInput) {
-        throw CheckpointError.outputRefused(
-          path: path,
-          reason: "it is inside the input model folder \(input.path); choose a folder outside it")
-      }
-      if resolvedInput.starts(with: resolvedTarget) {
-        throw CheckpointError.outputRefused(
-          path: path,
-          reason:
-            "it contains the input model folder \(input.path), which replacing it would delete")
-      }
-    }
-
+    var replaceable = force
     var isFolder: ObjCBool = false
-    if manager.fileExists(atPath: path, isDirectory: &isFolder) {
-      guard isFolder.boolValue else {
-        throw CheckpointError.outputRefused(path: path, reason: "it exists and is not a folder")
-      }
-      let contents = (try? manager.contentsOfDirectory(atPath: path)) ?? []
-      if !contents.isEmpty && !force {
-        throw CheckpointError.outputRefused(
-          path: path, reason: "the folder exists and is not empty; use --force to replace it")
-      }
-    }
-
-    // Make missing parents, remembering them so that a discard removes them again.
-    var missing: [URL] = []
-    var parent = target.deletingLastPathComponent()
-    while !manager.fileExists(atPath: parent.path) && parent.path != "/" {
-      missing.append(parent)
-      parent = parent.deletingLastPathComponent()
-    }
-    for folder in missing.reversed() {
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+      let contents: [String]
       do {
-        try manager.createDirectory(at: folder, withIntermediateDirectories: false)
+        contents = try FileManager.default.contentsOfDirectory(atPath: path)
       } catch {
-        Self.removeEmpty(missing)
-        throw CheckpointError.writeFailed(path: folder.path, reason: Self.reason(error))
+        throw CheckpointError.outputRefused(path: path, reason: FileSystemReason.words(error))
+      }
+      if !contents.isEmpty && !ownFiles.isEmpty && Set(contents).isSubset(of: ownFiles) {
+        replaceable = true
+      }
+      if !contents.isEmpty && !replaceable {
+        throw CheckpointError.outputRefused(
+          path: path,
+          reason: ownFiles.isEmpty
+            ? "the folder exists and is not empty; use --force to replace it"
+            : "the folder exists and holds files this does not write; choose a new or empty folder")
       }
     }
-    createdParents = missing
+    self.force = replaceable
 
-    let name =
-      ".\(target.lastPathComponent).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    url = target.deletingLastPathComponent().appendingPathComponent(name, isDirectory: true)
-    guard mkdir(url.path, 0o755) == 0 else {
-      let reason = String(cString: strerror(errno))
-      Self.removeEmpty(missing)
-      throw CheckpointError.writeFailed(path: url.path, reason: reason)
+    let parents = try TemporarySibling.makeParents(of: target)
+    createdParents = parents
+    TemporarySibling.removeStale(beside: target)
+    let temporary = TemporarySibling.url(for: target)
+    url = temporary
+    guard mkdir(temporary.path, 0o755) == 0 else {
+      let reason = FileSystemReason.words(errno)
+      TemporarySibling.removeEmpty(parents)
+      throw CheckpointError.writeFailed(path: temporary.path, reason: reason)
+    }
+    cleanupID = registry.register {
+      try? FileManager.default.removeItem(at: temporary)
+      TemporarySibling.removeEmpty(parents)
     }
   }
 
@@ -100,10 +94,41 @@ public final class OutputFolder: @unchecked Sendable {
   /// The path of `name` inside the temporary folder.
   public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 
+  /// The path inside the temporary folder where `other` (a path inside `target`) will be after
+  /// the commit, its folders made; nil when `other` is not inside `target`.
+  public func folder(for other: URL) throws -> URL? {
+    let inner = OutputPolicy.resolve(other)
+    let outer = OutputPolicy.resolve(target)
+    guard inner.count > outer.count, inner.starts(with: outer) else { return nil }
+    var folder = url
+    for component in inner[outer.count...] { folder.appendPathComponent(component) }
+    do {
+      try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    } catch {
+      throw CheckpointError.writeFailed(path: folder.path, reason: FileSystemReason.words(error))
+    }
+    return folder
+  }
+
+  /// Runs `body`, which writes into the temporary folder; a write error names the path the file
+  /// would have had in the target, which is the one the user gave.
+  public func naming<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch CheckpointError.writeFailed(let path, let reason) where path.hasPrefix(url.path) {
+      throw CheckpointError.writeFailed(
+        path: target.path + path.dropFirst(url.path.count), reason: reason)
+    }
+  }
+
   /// Writes `data` as file `name` of the output.
   public func write(_ data: Data, as name: String) throws {
-    let path = file(name).path
-    let out = try OutputFile(path: path)
+    try Self.write(data, to: file(name))
+  }
+
+  /// Writes `data` as the file at `url` (inside a temporary folder), synced.
+  public static func write(_ data: Data, to url: URL) throws {
+    let out = try OutputFile(path: url.path)
     do {
       try data.withUnsafeBytes { try out.write($0) }
       try out.finish()
@@ -113,84 +138,126 @@ public final class OutputFolder: @unchecked Sendable {
     }
   }
 
+  /// Writes `files` (name, bytes) into `folder`, a folder inside a temporary output (made if
+  /// needed), each synced.
+  public static func write(_ files: [(name: String, data: Data)], into folder: URL) throws {
+    do {
+      try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    } catch {
+      throw CheckpointError.writeFailed(path: folder.path, reason: FileSystemReason.words(error))
+    }
+    for file in files { try write(file.data, to: folder.appendingPathComponent(file.name)) }
+  }
+
   /// Copies a file (a tokenizer file, say) into the output, as `name` (default: its own name).
   public func copy(_ source: URL, as name: String? = nil) throws {
     let destination = file(name ?? source.lastPathComponent)
     do {
       try FileManager.default.copyItem(at: source, to: destination)
     } catch {
-      throw CheckpointError.writeFailed(path: destination.path, reason: Self.reason(error))
+      throw CheckpointError.writeFailed(
+        path: destination.path, reason: FileSystemReason.words(error))
     }
   }
 
-  /// Moves the finished output into place. With `force`, an existing target is moved aside first,
-  /// restored if the rename fails, and removed after it succeeds.
+  /// Moves the finished output into place. An existing target (with `force`) is exchanged with
+  /// the temporary folder in one step and then removed; should the target vanish or reappear
+  /// meanwhile (another run committing), the commit tries again.
   public func commit() throws {
     precondition(!isCommitted && !isDiscarded, "OutputFolder committed or discarded twice")
-    let manager = FileManager.default
+    // The last line of defence against a matrix product oneDNN refused after the last check:
+    // nothing computed from its zeroed output is ever committed.
+    try MatMul.checkFailures()
     let path = target.path
-    if rename(url.path, path) == 0 {
+    var replaced = false
+    try registry.withLock {
+      for _ in 0..<16 {
+        if rename(url.path, path) == 0 { break }
+        let code = errno
+        guard code == ENOTEMPTY || code == EEXIST else {
+          if code == ENOTDIR || code == EISDIR {
+            throw CheckpointError.outputRefused(path: path, reason: "it exists and is not a folder")
+          }
+          throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(code))
+        }
+        guard force else {
+          throw CheckpointError.outputRefused(
+            path: path, reason: "the folder appeared and is not empty; use --force to replace it")
+        }
+        switch Self.exchange(url.path, path) {
+        case 0:
+          replaced = true
+        case ENOENT:
+          continue  // The target went away in between: a plain rename will do.
+        case EINVAL, ENOSYS:
+          try replaceAside()
+        case let failure:
+          throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(failure))
+        }
+        break
+      }
+      guard FileManager.default.fileExists(atPath: path), replaced || !exists(url) else {
+        throw CheckpointError.writeFailed(
+          path: path, reason: "other runs kept replacing the folder; try again")
+      }
       isCommitted = true
-      return
+      if let cleanupID { registry.unregister(cleanupID) }
+      cleanupID = nil
     }
-    let code = errno
-    guard code == ENOTEMPTY || code == EEXIST || code == EISDIR || code == ENOTDIR else {
-      throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(code)))
-    }
-    guard force else {
-      throw CheckpointError.outputRefused(
-        path: path, reason: "the folder appeared and is not empty; use --force to replace it")
-    }
-    var isFolder: ObjCBool = false
-    guard manager.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
-      throw CheckpointError.outputRefused(path: path, reason: "it exists and is not a folder")
-    }
+    // After an exchange the old output is in the temporary folder's place.
+    if replaced { try? FileManager.default.removeItem(at: url) }
+  }
+
+  private func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
+
+  /// Where the file system cannot exchange two folders: the old one is moved aside, the new one
+  /// renamed in, and the old one restored should that fail, then removed.
+  private func replaceAside() throws {
+    let path = target.path
     let aside = target.deletingLastPathComponent().appendingPathComponent(
-      ".\(target.lastPathComponent).replaced-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+      TemporarySibling.name(for: target, kind: "replaced"))
     guard rename(path, aside.path) == 0 else {
-      throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+      throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
     }
     guard rename(url.path, path) == 0 else {
-      let reason = String(cString: strerror(errno))
+      let reason = FileSystemReason.words(errno)
       _ = rename(aside.path, path)
       throw CheckpointError.writeFailed(path: path, reason: reason)
     }
-    isCommitted = true
-    try? manager.removeItem(at: aside)
+    try? FileManager.default.removeItem(at: aside)
   }
+
+  /// Swaps two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`); 0 or the `errno`.
+  static func exchange(_ a: String, _ b: String) -> Int32 {
+    #if os(Linux)
+      guard let renameat2 = Self.renameat2 else { return ENOSYS }
+      return renameat2(AT_FDCWD, a, AT_FDCWD, b, 2) == 0 ? 0 : errno
+    #else
+      return ENOSYS
+    #endif
+  }
+
+  #if os(Linux)
+    typealias RenameAt2 =
+      @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+    // Looked up at run time: not every C library the module map sees declares it.
+    static let renameat2: RenameAt2? = {
+      guard let symbol = dlsym(nil, "renameat2") else { return nil }
+      return unsafeBitCast(symbol, to: RenameAt2.self)
+    }()
+  #endif
 
   /// Removes the temporary folder (and parents this made, when empty). Does nothing after a commit.
   public func discard() {
-    guard !isCommitted, !isDiscarded else { return }
-    isDiscarded = true
-    try? FileManager.default.removeItem(at: url)
-    Self.removeEmpty(createdParents)
-  }
-
-  static func removeEmpty(_ folders: [URL]) {
-    for folder in folders { rmdir(folder.path) }
-  }
-
-  static func reason(_ error: Error) -> String {
-    if let error = error as? CheckpointError { return error.description }
-    return (error as NSError).localizedDescription
-  }
-
-  /// Absolute path components with symbolic links resolved, for the deepest part of the path that
-  /// exists (the rest is appended as written).
-  static func resolve(_ url: URL) -> [String] {
-    let components = url.standardizedFileURL.pathComponents
-    var count = components.count
-    while count > 0 {
-      let prefix = NSString.path(withComponents: Array(components[0..<count]))
-      if let real = realpath(prefix, nil) {
-        defer { free(real) }
-        let resolved = URL(fileURLWithPath: String(cString: real)).standardizedFileURL
-          .pathComponents
-        return resolved + components[count...]
-      }
-      count -= 1
+    registry.withLock {
+      guard !isCommitted, !isDiscarded else { return }
+      isDiscarded = true
+      if let cleanupID { registry.unregister(cleanupID) }
+      cleanupID = nil
+      try? FileManager.default.removeItem(at: url)
+      TemporarySibling.removeEmpty(createdParents)
     }
-    return components
   }
+
+  static func reason(_ error: Error) -> String { FileSystemReason.words(error) }
 }

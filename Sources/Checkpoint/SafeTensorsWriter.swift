@@ -297,7 +297,7 @@ final class OutputFile {
     self.path = path
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
-      throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+      throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
     }
     buffer = .allocate(byteCount: 8 << 20, alignment: 64)
   }
@@ -334,7 +334,7 @@ final class OutputFile {
       let n = posixWrite(fd, base + done, count - done)
       if n < 0 {
         if errno == EINTR { continue }
-        throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+        throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
       }
       done += n
     }
@@ -344,12 +344,12 @@ final class OutputFile {
   func finish() throws {
     try flush()
     guard fsync(fd) == 0 else {
-      throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+      throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
     }
     let result = close(fd)
     fd = -1
     guard result == 0 else {
-      throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+      throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
     }
   }
 

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// One line of a predictions file: an item's every choice log-likelihood, the prediction, the
@@ -48,8 +49,8 @@ public enum PredictionsFile {
     }
   }
 
-  /// Writes JSONL atomically (a temporary file beside the target, then a rename).
-  public static func write(_ predictions: [Prediction], path: String) throws {
+  /// The JSONL bytes of `predictions`.
+  public static func data(_ predictions: [Prediction]) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     var data = Data()
@@ -57,11 +58,13 @@ public enum PredictionsFile {
       data += try encoder.encode(p)
       data += Data("\n".utf8)
     }
-    do {
-      try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-      throw EvaluationError.cannotRead(path: path, reason: "cannot write: \(error)")
-    }
+    return data
+  }
+
+  /// Writes JSONL atomically (a temporary file beside the target, then a rename); the path is
+  /// the caller's to check (`OutputPolicy.file`).
+  public static func write(_ predictions: [Prediction], path: String) throws {
+    try AtomicFile.write(try data(predictions), to: URL(fileURLWithPath: path))
   }
 
   public static func read(path: String) throws -> [Prediction] {

@@ -1,16 +1,23 @@
+import Checkpoint
 import Foundation
 
 /// The pictures and summary of `streamline analyze --report DIR`.
 public enum AnalysisReport {
-  /// Writes analysis.json, summary.md, similarity.svg and blocks.svg into `folder`.
+  /// The files `write` makes.
+  public static let files: Set<String> = [
+    "analysis.json", "summary.md", "similarity.svg", "blocks.svg",
+  ]
+
+  /// Writes analysis.json, summary.md, similarity.svg and blocks.svg into `folder`, part of an
+  /// output being written (`OutputFolder`), which is committed whole.
   public static func write(_ analysis: Analysis, model: String, to folder: URL) throws {
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    try Data(try Format.json(analysis).utf8).write(
-      to: folder.appendingPathComponent("analysis.json"))
-    try Data(markdown(analysis, model: model).utf8).write(
-      to: folder.appendingPathComponent("summary.md"))
-    try Data(heatmap(analysis).utf8).write(to: folder.appendingPathComponent("similarity.svg"))
-    try Data(blockChart(analysis).utf8).write(to: folder.appendingPathComponent("blocks.svg"))
+    try OutputFolder.write(
+      [
+        ("analysis.json", Data(try Format.json(analysis).utf8)),
+        ("summary.md", Data(markdown(analysis, model: model).utf8)),
+        ("similarity.svg", Data(heatmap(analysis).utf8)),
+        ("blocks.svg", Data(blockChart(analysis).utf8)),
+      ], into: folder)
   }
 
   /// The block table as text, the chosen block marked.

@@ -1,3 +1,4 @@
+import Checkpoint
 import Evaluation
 import Foundation
 import Models
@@ -109,8 +110,33 @@ public struct Comparison: Codable, Sendable {
     }
   }
 
+  /// Which tokenizer scored each model, said in the text and the JSON.
+  public struct TokenizerUse: Codable, Sendable, Equatable {
+    /// The tokenizer.json files the original and the compressed model were scored with.
+    public var original: String
+    public var compressed: String
+    /// True when the compressed folder has no tokenizer.json and the original's was used.
+    public var compressedBorrowed: Bool
+    /// Whether both models tokenize alike (the same tokenizer files), which perplexity and
+    /// divergence need: they score both models on one set of windows.
+    public var identical: Bool
+
+    enum CodingKeys: String, CodingKey {
+      case original, compressed, identical
+      case compressedBorrowed = "compressed_borrowed"
+    }
+
+    public var text: String {
+      "tokenizer  original: \(original); compressed: "
+        + (compressedBorrowed
+          ? "the original's (the compressed folder has no tokenizer.json)"
+          : "\(compressed)\(identical ? " (identical to the original's)" : "")")
+    }
+  }
+
   public var original: ModelFacts
   public var compressed: ModelFacts
+  public var tokenizers: TokenizerUse?
   public var tasks: [TaskRow]
   public var originalPerplexity: TextPerplexity?
   public var compressedPerplexity: TextPerplexity?
@@ -125,7 +151,7 @@ public struct Comparison: Codable, Sendable {
   public static let compressedPredictionsFile = "compressed.predictions.jsonl"
 
   enum CodingKeys: String, CodingKey {
-    case original, compressed, tasks, divergence
+    case original, compressed, tasks, divergence, tokenizers
     case originalPerplexity = "original_perplexity"
     case compressedPerplexity = "compressed_perplexity"
   }
@@ -137,12 +163,37 @@ public struct Comparison: Codable, Sendable {
   }
 
   /// The tokenizers the two models are scored with: each folder's own. A compressed folder
-  /// normally carries the tokenizer; when its own cannot be loaded it borrows the original's.
+  /// without a tokenizer.json is scored with the original's (and `TokenizerUse` says so); one
+  /// whose tokenizer cannot be read is refused, naming the file, rather than silently replaced.
   public static func encoders(original: URL, compressed: URL) throws -> (
-    original: RequestEncoder, compressed: RequestEncoder
+    original: RequestEncoder, compressed: RequestEncoder, tokenizers: TokenizerUse
   ) {
+    let originalFile = original.appendingPathComponent("tokenizer.json")
+    let compressedFile = compressed.appendingPathComponent("tokenizer.json")
     let originalEncoder = try RequestEncoder(modelFolder: original)
-    return (originalEncoder, (try? RequestEncoder(modelFolder: compressed)) ?? originalEncoder)
+    guard FileManager.default.fileExists(atPath: compressedFile.path) else {
+      let use = TokenizerUse(
+        original: originalFile.path, compressed: originalFile.path, compressedBorrowed: true,
+        identical: true)
+      return (originalEncoder, originalEncoder, use)
+    }
+    let compressedEncoder: RequestEncoder
+    do {
+      compressedEncoder = try RequestEncoder(modelFolder: compressed)
+    } catch {
+      throw EvaluationError.invalid(
+        "the compressed model's tokenizer cannot be used (\(compressedFile.path)): \(error)")
+    }
+    // Alike when every tokenizer file the two folders hold has the same bytes.
+    let identical = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+      .allSatisfy {
+        FileManager.default.contents(atPath: original.appendingPathComponent($0).path)
+          == FileManager.default.contents(atPath: compressed.appendingPathComponent($0).path)
+      }
+    let use = TokenizerUse(
+      original: originalFile.path, compressed: compressedFile.path, compressedBorrowed: false,
+      identical: identical)
+    return (originalEncoder, compressedEncoder, use)
   }
 
   /// Pairs both models' scores of one task: its row (accuracies, relative accuracies and
@@ -285,9 +336,9 @@ public struct Comparison: Codable, Sendable {
       all.map(\.0.count).max()!, all.map(\.1.count).max()!, all.map(\.2.count).max()!,
     ]
     func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: w - s.count) }
-    var lines = [
-      "original   \(original.path)", "compressed \(compressed.path)", "",
-    ]
+    var lines = ["original   \(original.path)", "compressed \(compressed.path)"]
+    if let tokenizers { lines.append(tokenizers.text) }
+    lines.append("")
     for row in all {
       lines.append(
         pad(row.0, widths[0]) + "  " + pad(row.1, widths[1]) + "  " + pad(row.2, widths[2])
@@ -299,7 +350,11 @@ public struct Comparison: Codable, Sendable {
   public var markdown: String {
     var lines = [
       "# Original vs compressed", "",
-      "- original: `\(original.path)`", "- compressed: `\(compressed.path)`", "",
+      "- original: `\(original.path)`", "- compressed: `\(compressed.path)`",
+    ]
+    if let tokenizers { lines.append("- \(tokenizers.text)") }
+    lines += [
+      "",
       "| | original | compressed | compressed vs original |", "|---|---|---|---|",
     ]
     for row in rows { lines.append("| \(row.0) | \(row.1) | \(row.2) | \(row.3) |") }
@@ -352,24 +407,27 @@ public struct Comparison: Codable, Sendable {
     return svg.document
   }
 
-  /// comparison.json, comparison.md and comparison.svg in `folder` (created if needed), and
-  /// with the tasks `add` paired both models' predictions files, each written atomically.
+  /// The files `write` makes.
+  public static let files: Set<String> = [
+    "comparison.json", "comparison.md", "comparison.svg", originalPredictionsFile,
+    compressedPredictionsFile,
+  ]
+
+  /// comparison.json, comparison.md and comparison.svg in `folder`, and with the tasks `add`
+  /// paired both models' predictions files: the report folder's files, written into it as an
+  /// `OutputFolder` that is committed whole.
   public func write(to folder: URL) throws {
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    try Data(try Format.jsonNumbers(self).utf8).write(
-      to: folder.appendingPathComponent("comparison.json"), options: .atomic)
-    try Data(markdown.utf8).write(
-      to: folder.appendingPathComponent("comparison.md"), options: .atomic)
-    try Data(chart.utf8).write(
-      to: folder.appendingPathComponent("comparison.svg"), options: .atomic)
+    var files = [
+      (name: "comparison.json", data: Data(try Format.jsonNumbers(self).utf8)),
+      ("comparison.md", Data(markdown.utf8)),
+      ("comparison.svg", Data(chart.utf8)),
+    ]
     if !originalPredictions.isEmpty {
-      try PredictionsFile.write(
-        originalPredictions,
-        path: folder.appendingPathComponent(Self.originalPredictionsFile).path)
-      try PredictionsFile.write(
-        compressedPredictions,
-        path: folder.appendingPathComponent(Self.compressedPredictionsFile).path)
+      files.append((Self.originalPredictionsFile, try PredictionsFile.data(originalPredictions)))
+      files.append(
+        (Self.compressedPredictionsFile, try PredictionsFile.data(compressedPredictions)))
     }
+    try OutputFolder.write(files, into: folder)
   }
 }
 

@@ -1,3 +1,4 @@
+import Checkpoint
 import Evaluation
 import Foundation
 import Models
@@ -85,14 +86,15 @@ public struct HeldOutEvaluation: Codable, Sendable {
     return (exp(nll.reduce(0, +) / Double(max(1, tokens))), tokens)
   }
 
-  /// Adds `evaluation` to the `streamline.json` of a written checkpoint (atomically).
-  public func record(in folder: URL) throws {
-    let url = folder.appendingPathComponent("streamline.json")
+  /// Adds `evaluation` to the `streamline.json` of a checkpoint still being written, before its
+  /// commit: the manifest is part of the result, so it never appears without its evaluation.
+  public func record(in output: OutputFolder) throws {
+    let url = output.file("streamline.json")
     guard let data = FileManager.default.contents(atPath: url.path),
-      var object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+      var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     else { throw StreamlineError.badRequest("\(url.path): cannot read the manifest") }
     object["evaluation"] = try JSONSerialization.jsonObject(
       with: JSONEncoder().encode(self))
-    try Surgery.json(object).write(to: url, options: .atomic)
+    try output.write(Surgery.json(object), as: "streamline.json")
   }
 }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Crypto
 import Foundation
 import Models
@@ -73,11 +74,8 @@ public struct ScoringStats: Codable, Sendable, Equatable {
     encoder.outputFormatting = [.sortedKeys]
     var data = try encoder.encode(self)
     data.append(0x0A)
-    do {
-      try data.write(to: url, options: .atomic)
-    } catch {
-      throw StreamlineError.badRequest("\(url.path): cannot write the statistics: \(error)")
-    }
+    // Atomic, and a write error names the file in plain words.
+    try AtomicFile.write(data, to: url)
   }
 
   public static func load(_ path: String) throws -> ScoringStats {

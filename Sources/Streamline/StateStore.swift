@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Tensors
 
@@ -34,7 +35,7 @@ public final class StateStore: @unchecked Sendable {
     let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
     guard fd >= 0 else {
       throw StreamlineError.badRequest(
-        "\(path): cannot create a scratch file for training states: \(String(cString: strerror(errno)))"
+        "\(path): cannot create a scratch file for training states: \(FileSystemReason.words(errno))"
       )
     }
     defer { close(fd) }
@@ -44,7 +45,7 @@ public final class StateStore: @unchecked Sendable {
       mapped != MAP_FAILED
     else {
       throw StreamlineError.badRequest(
-        "\(directory.path): no room for \(bytes) bytes of training states: \(String(cString: strerror(errno)))"
+        "\(directory.path): no room for \(bytes) bytes of training states: \(FileSystemReason.words(errno))"
       )
     }
     base = mapped.assumingMemoryBound(to: Float.self)

@@ -30,15 +30,24 @@ public enum Surgery {
     force: Bool = false, maxShardSize: Int = CheckpointWriter.defaultMaxShardSize,
     progress: Progress? = nil
   ) throws -> SavedCheckpoint {
-    let removed = Set(removing)
-    guard removed.allSatisfy({ $0 >= 0 && $0 < config.numLayers }), !removed.isEmpty else {
-      throw StreamlineError.badRequest(
-        "layers to remove must lie in 0..<\(config.numLayers) and not be empty")
-    }
-    guard removed.count < config.numLayers else {
-      throw StreamlineError.badRequest("removing all \(config.numLayers) layers leaves no model")
-    }
+    try check(Set(removing), config: config)
     let output = try OutputFolder(target: target, inputs: [source.url], force: force)
+    let saved = try write(
+      source: source, config: config, removing: removing, overrides: overrides,
+      manifest: manifest, into: output, maxShardSize: maxShardSize, progress: progress)
+    try output.commit()
+    return saved
+  }
+
+  /// `write`, into an output folder made (and checked) by the caller, who commits it after adding
+  /// what else belongs to the result (the held-out evaluation in `streamline.json`).
+  public static func write(
+    source: ModelFolder, config: any Architecture, removing: [Int],
+    overrides: [String: Override] = [:], manifest: [String: Any], into output: OutputFolder,
+    maxShardSize: Int = CheckpointWriter.defaultMaxShardSize, progress: Progress? = nil
+  ) throws -> SavedCheckpoint {
+    let removed = Set(removing)
+    try check(removed, config: config)
     var tensors: [WritableTensor] = []
     for name in source.tensorNames {
       guard let newName = renamed(name, removing: removed, config: config) else { continue }
@@ -63,8 +72,17 @@ public enum Surgery {
     record["removed_layers"] = removed.sorted()
     record["num_layers"] = ["before": config.numLayers, "after": config.numLayers - removed.count]
     try output.write(try json(record), as: "streamline.json")
-    try output.commit()
     return saved
+  }
+
+  static func check(_ removed: Set<Int>, config: any Architecture) throws {
+    guard removed.allSatisfy({ $0 >= 0 && $0 < config.numLayers }), !removed.isEmpty else {
+      throw StreamlineError.badRequest(
+        "layers to remove must lie in 0..<\(config.numLayers) and not be empty")
+    }
+    guard removed.count < config.numLayers else {
+      throw StreamlineError.badRequest("removing all \(config.numLayers) layers leaves no model")
+    }
   }
 
   /// The name of a source tensor in the pruned checkpoint, nil when its layer is removed.

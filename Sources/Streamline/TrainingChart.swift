@@ -1,11 +1,19 @@
+import Checkpoint
 import Foundation
 
 /// The loss curve of replacement training, as JSON and SVG.
 public enum TrainingChart {
+  /// The files `write` makes.
+  public static let files: Set<String> = ["training.json", "loss.svg"]
+
+  /// Writes training.json and loss.svg into `folder`, part of an output being written
+  /// (`OutputFolder`), which is committed whole.
   public static func write(_ report: TrainingReport, to folder: URL) throws {
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    try Data(try Format.json(report).utf8).write(to: folder.appendingPathComponent("training.json"))
-    try Data(svg(report).utf8).write(to: folder.appendingPathComponent("loss.svg"))
+    try OutputFolder.write(
+      [
+        ("training.json", Data(try Format.json(report).utf8)),
+        ("loss.svg", Data(svg(report).utf8)),
+      ], into: folder)
   }
 
   static func svg(_ report: TrainingReport) -> String {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Models
 import Streamline
@@ -45,6 +46,21 @@ struct Analyze: ParsableCommand {
   }
 
   func run() throws {
+    // The paths this writes, checked before any work.
+    var policy = OutputPolicy()
+    policy.add(model.path, as: "the input model folder")
+    policy.add(calibration.source(model), as: "the calibration data")
+    for file in merge { policy.add(file, as: "the --merge file") }
+    let statsURL = try saveStats.map { path in
+      try forOption("--save-stats") { try policy.file(path) }
+    }
+    // The report folder is replaced whole, so it must not hold the statistics file.
+    if let statsURL { policy.inputs.append(.init(statsURL, what: "the --save-stats file")) }
+    let reportDestination = try report.map {
+      try ReportDestination(
+        $0, flag: "--report", policy: policy, force: false, ownFiles: AnalysisReport.files)
+    }
+
     let loaded = try model.load()
     guard let folder = loaded.folder else { return }
     let configHash = ScoringStats.configHash(folder.configData)
@@ -70,8 +86,13 @@ struct Analyze: ParsableCommand {
         seqLen: calibration.sequenceLength(loaded), samples: calibration.samples, shard: index,
         shards: count, sums: sums)
     }
-    if let saveStats { try stats.save(to: URL(fileURLWithPath: saveStats)) }
+    // The outputs are written last, together: the report into its temporary folder, then the
+    // statistics, then the report's commit, so that a failure leaves neither behind.
+    func save() throws {
+      if let statsURL { try forOption("--save-stats") { try stats.save(to: statsURL) } }
+    }
     guard let request = removal.request else {
+      try save()
       emit(
         "scored shard \(stats.shard)/\(stats.shards): \(stats.sums.samples) sequences, \(stats.sums.tokens) tokens; statistics in \(saveStats!)"
       )
@@ -87,10 +108,13 @@ struct Analyze: ParsableCommand {
     let analysis = try Importance.analyze(
       stats.sums.matrix, config: loaded.config, metric: removal.metric, removing: count,
       replacement: removal.replace)
-    if let report {
-      try AnalysisReport.write(
-        analysis, model: model.model, to: URL(fileURLWithPath: report))
+    if let reportDestination {
+      try reportDestination.writing("--report") {
+        try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
+      }
     }
+    try save()
+    try reportDestination?.commit("--report")
     emit(output.json ? try Format.json(analysis) : AnalysisReport.table(analysis))
     if let report, !output.json {
       emit("report: \(report)/summary.md, similarity.svg, blocks.svg, analysis.json")

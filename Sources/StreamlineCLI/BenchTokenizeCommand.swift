@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Tokenizers
 
@@ -40,6 +41,7 @@ struct BenchTokenize: ParsableCommand {
     let tokenizer = try Tokenizer.load(from: URL(fileURLWithPath: model))
     var textFile = file
     var cleanup: URL?
+    var cleanupID: Int?
     let text: String
     if let file {
       guard let data = FileManager.default.contents(atPath: file),
@@ -50,11 +52,16 @@ struct BenchTokenize: ParsableCommand {
       text = generatedText(bytes: Int(megabytes * 1_000_000))
       let url = FileManager.default.temporaryDirectory
         .appendingPathComponent("streamline-bench-\(getpid()).txt")
-      try Data(text.utf8).write(to: url)
-      textFile = url.path
+      // Removed on an interrupt too; a failed write is one line naming the file.
+      cleanupID = CleanupRegistry.shared.register { unlink(url.path) }
       cleanup = url
+      try OutputFolder.write(Data(text.utf8), to: url)
+      textFile = url.path
     }
-    defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+    defer {
+      if let cleanup { try? FileManager.default.removeItem(at: cleanup) }
+      if let cleanupID { CleanupRegistry.shared.unregister(cleanupID) }
+    }
     let lines = inputLines(text)
     let bytes = lines.reduce(0) { $0 + $1.utf8.count }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Evaluation
 import Foundation
 import Models
@@ -61,6 +62,12 @@ struct EvaluationOptions: ParsableArguments {
       throw ValidationError("--seq-len, --stride and --text-field need --perplexity")
     }
     guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
+  }
+
+  /// The task and text files, as inputs no output may overwrite.
+  func addInputs(to policy: inout OutputPolicy) {
+    for task in tasks { policy.add(task, as: "the --task file") }
+    policy.add(perplexity, as: "the --perplexity file")
   }
 
   func readTasks() throws -> [TaskFile] {
@@ -157,6 +164,15 @@ struct Eval: ParsableCommand {
   }
 
   func run() throws {
+    // The predictions file is checked against every input before any work.
+    var policy = OutputPolicy()
+    policy.add(model.path, as: "the input model folder")
+    policy.add(reference.map(DemoModel.resolve), as: "the --reference model folder")
+    policy.add(tokenIds, as: "the --token-ids file")
+    evaluation.addInputs(to: &policy)
+    let predictionsURL = try predictions.map { path in
+      try forOption("--predictions") { try policy.file(path) }
+    }
     // Read every input before the model work starts, so a bad file fails at once.
     let tasks = try evaluation.readTasks()
     let documents = try evaluation.perplexity.map {
@@ -201,8 +217,11 @@ struct Eval: ParsableCommand {
         full.tasks.append(report)
       }
     }
-    if let predictions {
-      try PredictionsFile.write(PredictionsFile.lines(scores), path: predictions)
+    if let predictionsURL {
+      try forOption("--predictions") {
+        try AtomicFile.write(
+          try PredictionsFile.data(PredictionsFile.lines(scores)), to: predictionsURL)
+      }
     }
 
     // --token-ids alone keeps its original output.
@@ -298,21 +317,36 @@ struct Compare: ParsableCommand {
   @OptionGroup var output: OutputOptions
 
   func run() throws {
+    var policy = OutputPolicy()
+    policy.add(DemoModel.resolve(original), as: "the original model folder")
+    policy.add(DemoModel.resolve(compressed), as: "the compressed model folder")
+    evaluation.addInputs(to: &policy)
+    let reportDestination = try report.map {
+      try ReportDestination(
+        $0, flag: "--report", policy: policy, force: false, ownFiles: Comparison.files)
+    }
     let tasks = try evaluation.readTasks()
     let documents = try evaluation.perplexity.map {
       try TextFile.read(path: $0, field: evaluation.textField)
     }
     let originalFolder = URL(fileURLWithPath: DemoModel.resolve(original))
     let compressedFolder = URL(fileURLWithPath: DemoModel.resolve(compressed))
-    let a = try DecoderModel(
-      url: originalFolder, precision: precision.announced, residentWeights: true)
-    let b = try DecoderModel(url: compressedFolder, precision: precision, residentWeights: true)
+    // Each model's own tokenizer, read (and refused when unreadable) before any model work.
     let encoders =
       documents != nil || !tasks.isEmpty
       ? try Comparison.encoders(original: originalFolder, compressed: compressedFolder) : nil
+    if let encoders, documents != nil, !encoders.tokenizers.identical {
+      throw EvaluationError.invalid(
+        "--perplexity: the compressed model's tokenizer (\(encoders.tokenizers.compressed)) differs from the original's (\(encoders.tokenizers.original)); perplexity and KL divergence score both models on the same tokens"
+      )
+    }
+    let a = try DecoderModel(
+      url: originalFolder, precision: precision.announced, residentWeights: true)
+    let b = try DecoderModel(url: compressedFolder, precision: precision, residentWeights: true)
     var comparison = Comparison(
       original: try ModelFacts(model: a, speedTokens: speedTokens),
       compressed: try ModelFacts(model: b, speedTokens: speedTokens))
+    comparison.tokenizers = encoders?.tokenizers
     if let encoders {
       for task in tasks {
         let (sa, ra) = try evaluation.score(
@@ -322,7 +356,8 @@ struct Compare: ParsableCommand {
         try comparison.add(original: sa, ra, compressed: sb, rb)
       }
       if let documents {
-        // Both models see the same windows: the original's tokens.
+        // Both models see the same windows, which their tokenizers (identical, checked above)
+        // make alike.
         let (seqLen, stride) = evaluation.windowLength(encoders.original)
         var scorer = TextScorer(model: b, encoder: encoders.original)
         scorer.batchRows = max(evaluation.batchRows, seqLen)
@@ -333,7 +368,12 @@ struct Compare: ParsableCommand {
         comparison.setPerplexity(compressed: result, divergence: divergence)
       }
     }
-    if let report { try comparison.write(to: URL(fileURLWithPath: report)) }
+    if let reportDestination {
+      try reportDestination.writing("--report") {
+        try comparison.write(to: reportDestination.folder)
+      }
+      try reportDestination.commit("--report")
+    }
     emit(output.json ? try Format.jsonNumbers(comparison) : comparison.text)
   }
 }

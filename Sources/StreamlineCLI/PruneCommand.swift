@@ -136,7 +136,10 @@ struct Prune: ParsableCommand {
   @Option(help: "Write the analysis and the training report (JSON, SVG) into this folder.")
   var report: String?
 
-  @Flag(help: "Replace a non-empty output folder.")
+  @Flag(
+    help:
+      "Replace a non-empty --output folder (a --report folder is replaced only when it holds nothing but report files)."
+  )
   var force = false
 
   @Option(
@@ -196,6 +199,22 @@ struct Prune: ParsableCommand {
   }
 
   func run() throws {
+    // Every path this writes is checked, and the output's temporary folder made, before any
+    // work: a refused path costs nothing, and training states spill into that folder (so a
+    // parent that does not exist yet is no problem, and nothing is left outside it).
+    var policy = OutputPolicy()
+    policy.add(model.path, as: "the input model folder")
+    policy.add(calibration.source(model), as: "the calibration data")
+    for file in stats { policy.add(file, as: "the --stats file") }
+    let out = try forOption("--output") { try policy.folder(output, force: force) }
+    let reportDestination = try report.map {
+      // --force is for the checkpoint: a report folder is replaced only when it holds nothing
+      // but report files, so a mistyped --report never takes a folder of the user's with it.
+      try ReportDestination(
+        $0, flag: "--report", policy: policy, force: false,
+        ownFiles: AnalysisReport.files.union(TrainingChart.files), within: out)
+    }
+
     let loaded = try model.load()
     let config = loaded.config
     guard let folder = loaded.folder else { return }
@@ -207,7 +226,7 @@ struct Prune: ParsableCommand {
     request.scoringSamples = calibration.samples
     request.memoryBudget = Int(calibration.memoryBudget * Double(1 << 30))
     request.trainingMemory = Int(training.trainMemory * Double(1 << 30))
-    request.spillDirectory = URL(fileURLWithPath: output).deletingLastPathComponent()
+    request.spillDirectory = out.url
     if let layers {
       request.layers = try LayerSelection.parse(layers, layerCount: config.numLayers)
     }
@@ -261,28 +280,40 @@ struct Prune: ParsableCommand {
       plan: plan, config: config, output: output, replacement: removal.replace,
       blocksRequested: blocks, calibration: drawn, layers: layers,
       compute: ComputeRecord(precision: loaded.precision))
-    let saved = try Surgery.write(
-      source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
-      manifest: try record.manifest(), to: URL(fileURLWithPath: output), force: force,
-      maxShardSize: try shardBytes(), progress: Progress("writing", unit: "MB"))
-    if let report {
-      let url = URL(fileURLWithPath: report)
-      if let analysis = plan.analysis {
-        try AnalysisReport.write(analysis, model: model.model, to: url)
+    // Everything that belongs to the result (checkpoint, manifest with its held-out evaluation,
+    // report) is written before anything is committed, so a late failure leaves no
+    // complete-looking output behind and an earlier output in place.
+    let manifest = try record.manifest()
+    let saved = try forOption("--output") {
+      try out.naming {
+        try Surgery.write(
+          source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
+          manifest: manifest, into: out, maxShardSize: try shardBytes(),
+          progress: Progress("writing", unit: "MB"))
       }
-      if let training = plan.training { try TrainingChart.write(training, to: url) }
     }
     record.files = saved.files
     if let held = data?.evaluation, !held.isEmpty {
-      let pruned = try DecoderModel(
-        url: URL(fileURLWithPath: output), precision: model.precision)
+      let pruned = try DecoderModel(url: out.url, precision: model.precision)
       let evaluation = try HeldOutEvaluation.measure(
         original: loaded, pruned: pruned,
         plainRemoval: removal.replace == .none ? nil : plan.plainRemovalBaseline,
         sequences: held, progress: Progress("held-out perplexity", unit: "models"))
-      try evaluation.record(in: URL(fileURLWithPath: output))
+      try forOption("--output") { try out.naming { try evaluation.record(in: out) } }
       record.evaluation = evaluation
     }
+    if let reportDestination {
+      try reportDestination.writing("--report") {
+        if let analysis = plan.analysis {
+          try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
+        }
+        if let training = plan.training {
+          try TrainingChart.write(training, to: reportDestination.folder)
+        }
+      }
+      try reportDestination.commit("--report")
+    }
+    try forOption("--output") { try out.commit() }
     emit(json ? try Format.json(record.summary) : record.text)
   }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Tensors
 
@@ -20,6 +21,8 @@ struct StreamlineCommand: ParsableCommand {
           ("note: oneDNN runs \(CPU.isa) on this CPU, below AVX2, the least Streamline is "
             + "tested on: results stay exact, matrix products run several times slower\n").utf8))
     }
+    // An interrupt removes unfinished outputs (after the re-exec: ignored signals are inherited).
+    InterruptCleanup.install()
     var command: ParsableCommand
     do {
       command = try parseAsRoot()

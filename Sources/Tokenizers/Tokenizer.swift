@@ -115,7 +115,8 @@ public final class Tokenizer: @unchecked Sendable {
     do {
       data = try Data(contentsOf: file)
     } catch {
-      throw TokenizerError.malformedJSON(path: file.path, reason: "cannot read: \(error)")
+      throw TokenizerError.malformedJSON(
+        path: file.path, reason: "cannot read: \(ReadFailure.words(error))")
     }
     return try Tokenizer(tokenizerJSON: data, path: file.path, config: config)
   }

@@ -36,7 +36,8 @@ public struct TokenizerConfig: Sendable, Equatable {
       do {
         data = try Data(contentsOf: url)
       } catch {
-        throw TokenizerError.malformedJSON(path: url.path, reason: "cannot read: \(error)")
+        throw TokenizerError.malformedJSON(
+          path: url.path, reason: "cannot read: \(ReadFailure.words(error))")
       }
       config = try parse(data, path: url.path, over: config)
     }

@@ -144,3 +144,158 @@ import Testing
     #expect(listing(scratch.url) == ["out"])
   }
 }
+
+/// Issue 17: the one output policy, interrupts, stale partials and replacements.
+@Suite struct OutputPolicyTests {
+  let scratch = Scratch()
+
+  func listing(_ url: URL) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
+  }
+
+  func policy() -> OutputPolicy {
+    scratch.write("model/config.json", "{}")
+    scratch.write("data.txt", "text")
+    return OutputPolicy(inputs: [
+      .init(scratch.url.appendingPathComponent("model"), what: "the input model folder"),
+      .init(scratch.url.appendingPathComponent("data.txt"), what: "the calibration data"),
+    ])
+  }
+
+  @Test func blankPathsAreRefused() {
+    let policy = policy()
+    for blank in ["", " ", "\n\t"] {
+      expectError(["no path given"]) { _ = try policy.folder(blank, force: true) }
+      expectError(["no path given"]) { _ = try policy.file(blank) }
+    }
+    #expect(listing(scratch.url) == ["data.txt", "model"])
+  }
+
+  @Test func theCurrentFolderIsRefused() {
+    let current = FileManager.default.currentDirectoryPath
+    expectError(["is the current folder"]) { _ = try OutputPolicy().folder(".", force: true) }
+    expectError(["contains the current folder"]) {
+      _ = try OutputPolicy().folder(URL(fileURLWithPath: current).deletingLastPathComponent().path)
+    }
+  }
+
+  @Test func filesIntoOrOntoInputsAreRefused() throws {
+    let policy = policy()
+    let config = scratch.path("model/config.json")
+    expectError([config, "inside the input model folder"]) { _ = try policy.file(config) }
+    expectError(["is the calibration data"]) { _ = try policy.file(scratch.path("data.txt")) }
+    expectError(["contains the input model folder"]) {
+      _ = try policy.folder(scratch.url.path, force: true)
+    }
+    expectError(["is a folder"]) { _ = try policy.file(scratch.path("model/..")) }
+    let plain = scratch.write("plain", "x")
+    expectError(["\(plain) is a file"]) { _ = try policy.file(plain + "/x.json") }
+    #expect(bytes(of: config) == Array("{}".utf8))
+    #expect(try policy.file(scratch.path("stats.json")).lastPathComponent == "stats.json")
+  }
+
+  @Test func atomicFileMakesParentsAndLeavesNothingOnFailure() throws {
+    let registry = CleanupRegistry()
+    let target = scratch.url.appendingPathComponent("a/b/stats.json")
+    try AtomicFile.write(Data("1".utf8), to: target, registry: registry)
+    #expect(bytes(of: target.path) == Array("1".utf8))
+    #expect(listing(scratch.url.appendingPathComponent("a/b")) == ["stats.json"])
+    #expect(registry.pending == 0)
+    // A target that is a folder: the rename fails, the temporary file and new parents go.
+    let folder = scratch.folder("c/d")
+    scratch.write("c/d/keep", "x")
+    #expect(throws: CheckpointError.self) {
+      try AtomicFile.write(Data("1".utf8), to: folder, registry: registry)
+    }
+    #expect(listing(scratch.url.appendingPathComponent("c")) == ["d"])
+    #expect(registry.pending == 0)
+  }
+
+  /// What an interrupt runs removes the temporary folder and the parents the output made.
+  @Test func theCleanupRegistryRemovesUnfinishedOutputs() throws {
+    let registry = CleanupRegistry()
+    let target = scratch.url.appendingPathComponent("new/deep/out")
+    let output = try OutputFolder(target: target, policy: OutputPolicy(), registry: registry)
+    try output.write(Data("partial".utf8), as: "model.safetensors")
+    #expect(registry.pending == 1)
+    registry.runAll()
+    #expect(listing(scratch.url) == [])
+    #expect(registry.pending == 0)
+    // A committed output is no longer the registry's.
+    let kept = try OutputFolder(target: target, policy: OutputPolicy(), registry: registry)
+    try kept.write(Data("x".utf8), as: "x")
+    try kept.commit()
+    #expect(registry.pending == 0)
+    registry.runAll()
+    #expect(listing(target) == ["x"])
+  }
+
+  /// A partial of a process that is gone is removed by the next run; one of a live process stays.
+  @Test func stalePartialsOfDeadRunsAreRemoved() throws {
+    let dead = Process()
+    dead.executableURL = URL(fileURLWithPath: "/bin/true")
+    try dead.run()
+    dead.waitUntilExit()
+    let stale = ".out.partial-\(dead.processIdentifier)-1234"
+    scratch.write("\(stale)/model.safetensors", "old")
+    let live = ".out.partial-\(getppid())-99"
+    scratch.write("\(live)/model.safetensors", "busy")
+    let other = ".other.partial-\(dead.processIdentifier)-1"
+    scratch.write("\(other)/x", "not ours")
+    let output = try OutputFolder(target: scratch.url.appendingPathComponent("out"))
+    #expect(!listing(scratch.url).contains(stale))
+    #expect(listing(scratch.url).contains(live))
+    #expect(listing(scratch.url).contains(other))
+    output.discard()
+    // Single files too.
+    let file = ".stats.json.partial-\(dead.processIdentifier)-7"
+    scratch.write(file, "old")
+    try AtomicFile.write(Data("{}".utf8), to: scratch.url.appendingPathComponent("stats.json"))
+    #expect(!listing(scratch.url).contains(file))
+  }
+
+  /// Two --force runs into one folder: each commits its own complete folder; the last one is
+  /// what remains, never a mix.
+  @Test func concurrentReplacementsNeverMix() throws {
+    let target = scratch.folder("out")
+    scratch.write("out/old.txt", "old")
+    let first = try OutputFolder(target: target, force: true)
+    let second = try OutputFolder(target: target, force: true)
+    try first.write(Data("1".utf8), as: "first-a")
+    try first.write(Data("1".utf8), as: "first-b")
+    try second.write(Data("2".utf8), as: "second")
+    try first.commit()
+    #expect(listing(target) == ["first-a", "first-b"])
+    try second.commit()
+    #expect(listing(target) == ["second"])
+    #expect(listing(scratch.url) == ["out"], "no hidden folder left")
+  }
+
+  /// A folder holding only a report's own files is replaced without --force; anything else is
+  /// refused.
+  @Test func aReportFolderIsReplacedOnlyWhenItHoldsItsOwnFiles() throws {
+    let target = scratch.folder("report")
+    scratch.write("report/summary.md", "old")
+    let own: Set<String> = ["summary.md", "analysis.json"]
+    let output = try OutputFolder(target: target, policy: OutputPolicy(), ownFiles: own)
+    try output.write(Data("new".utf8), as: "summary.md")
+    try output.commit()
+    #expect(bytes(of: scratch.path("report/summary.md")) == Array("new".utf8))
+    scratch.write("report/notes.txt", "mine")
+    expectError(["holds files this does not write"]) {
+      _ = try OutputFolder(target: target, policy: OutputPolicy(), ownFiles: own)
+    }
+    #expect(listing(target) == ["notes.txt", "summary.md"])
+  }
+
+  /// Foundation's errors reach the user as a plain reason, never as an NSError dump.
+  @Test func fileSystemReasonsArePlainWords() {
+    #expect(FileSystemReason.words(CocoaError(.fileWriteOutOfSpace)) == "no space left on device")
+    #expect(FileSystemReason.words(CocoaError(.fileWriteNoPermission)) == "permission denied")
+    let wrapped = NSError(
+      domain: NSCocoaErrorDomain, code: CocoaError.fileWriteUnknown.rawValue,
+      userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(EISDIR))])
+    #expect(FileSystemReason.words(wrapped) == "is a directory")
+    #expect(!FileSystemReason.words(CocoaError(.fileWriteUnknown)).contains("Domain="))
+  }
+}

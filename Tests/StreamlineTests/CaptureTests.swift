@@ -166,16 +166,21 @@ import Testing
     let held = try draw(CalibrationCounts(scoring: 0, evaluation: 6)).evaluation
     let output = Fixtures.temporary("heldout")
     defer { try? FileManager.default.removeItem(at: output) }
+    // As prune does: the evaluation reads the model from the temporary folder and goes into
+    // its manifest before the commit.
+    let folder = try OutputFolder(target: output)
     _ = try Surgery.write(
-      source: model.folder!, config: model.config, removing: [1, 2], manifest: [:], to: output)
-    let pruned = try DecoderModel(url: output)
+      source: model.folder!, config: model.config, removing: [1, 2], manifest: [:], into: folder)
+    let pruned = try DecoderModel(url: folder.url)
     let result = try HeldOutEvaluation.measure(
       original: model, pruned: pruned, plainRemoval: [1, 2], sequences: held)
     #expect(result.plainRemoval == result.pruned)
     #expect(result.recovered == 0)
     #expect(result.tokens == 6 * 23)
     #expect(result.original != result.pruned)
-    try result.record(in: output)
+    try result.record(in: folder)
+    #expect(!FileManager.default.fileExists(atPath: output.path), "nothing before the commit")
+    try folder.commit()
     let manifest =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: output.appendingPathComponent("streamline.json"))) as! [String: Any]
