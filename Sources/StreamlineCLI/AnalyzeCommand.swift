@@ -63,7 +63,7 @@ struct Analyze: ParsableCommand {
       }
       let sums = try Similarity.measureSums(
         model: loaded, sequences: Array(data.scoring[range]),
-        memoryBudget: Int(calibration.memoryBudget * Double(1 << 30)),
+        memoryBudget: try calibration.memoryBudgetBytes(),
         progress: Progress("scoring layers", unit: "tokens"))
       stats = ScoringStats(
         configSHA256: configHash, calibrationSHA256: data.sha256, seed: calibration.seed,
