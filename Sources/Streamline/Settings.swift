@@ -42,7 +42,8 @@ public enum Settings {
   {
     guard value.isFinite, range.contains(value) else {
       throw SettingError(
-        setting, "\(value)", "a finite number in [\(range.lowerBound), \(range.upperBound))")
+        setting, "\(value)",
+        "a finite number in [\(short(range.lowerBound)), \(short(range.upperBound)))")
     }
     return value
   }
@@ -56,9 +57,14 @@ public enum Settings {
   {
     guard value.isFinite, strictly ? value > lowerBound : value >= lowerBound else {
       throw SettingError(
-        setting, "\(value)", "a finite number \(strictly ? ">" : "≥") \(lowerBound)")
+        setting, "\(value)", "a finite number \(strictly ? ">" : "≥") \(short(lowerBound))")
     }
     return value
+  }
+
+  /// A bound as people write it: 0, 1, 0.5.
+  static func short(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
   }
 
   /// `value` unless it lies outside `range`.
@@ -110,7 +116,10 @@ extension RemovalRequest {
   public func validate() throws {
     switch self {
     case .layers(let n): try Settings.integer(n, .layers, in: 1...Int.max)
-    case .sparsity(let s): try Settings.finite(s, .sparsity, in: .leastNonzeroMagnitude..<1)
+    case .sparsity(let s):
+      guard s.isFinite, s > 0, s < 1 else {
+        throw SettingError(.sparsity, "\(s)", "a finite number strictly between 0 and 1")
+      }
     }
   }
 }
