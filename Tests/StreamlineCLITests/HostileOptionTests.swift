@@ -73,6 +73,13 @@ import Testing
     (["eval", "demo", "--token-ids", "x", "--batch-rows", "9223372036854775807"], "--batch-rows"),
     (["compare", "demo", "demo", "--speed-tokens", "0"], "--speed-tokens"),
     (["bench", "train", "--steps", "0"], "--steps"),
+    (["bench", "choices", "--items", "9223372036854775807"], "--items"),
+    (
+      [
+        "analyze", "demo", "--shard", "9223372036854775806/9223372036854775807", "--save-stats",
+        "s.json",
+      ], "--shard"
+    ),
     (["bench", "forward", "--batch", "9223372036854775807"], "--batch"),
   ]
 
