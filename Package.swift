@@ -11,7 +11,7 @@ let package = Package(
   products: [
     .executable(name: "streamline", targets: ["StreamlineCLI"]),
     .library(name: "Streamline", targets: ["Streamline"]),
-    // The parsers on their own, for the fuzz targets in Fuzz/ (which must not need swift-crypto).
+    // The parsers on their own, for the fuzz targets in Fuzz/ (all but fuzz-stats build without swift-crypto).
     .library(name: "Checkpoint", targets: ["Checkpoint"]),
     .library(name: "Tokenizers", targets: ["Tokenizers"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
@@ -28,7 +28,8 @@ let package = Package(
     .target(name: "Tokenizers", swiftSettings: settings),
     .target(name: "Models", dependencies: ["Tensors", "Checkpoint"], swiftSettings: settings),
     .target(
-      name: "Evaluation", dependencies: ["Models", "Tokenizers", "Checkpoint"], swiftSettings: settings),
+      name: "Evaluation", dependencies: ["Checkpoint", "Models", "Tokenizers"],
+      swiftSettings: settings),
     .target(
       name: "Streamline",
       dependencies: [

@@ -28,5 +28,7 @@ let package = Package(
     fuzzer("fuzz-task", ["Evaluation"]),
     fuzzer("fuzz-calibration", ["Evaluation"]),
     fuzzer("fuzz-token-ids", ["Evaluation"]),
+    // Scoring statistics are a Streamline type, so this one target also builds swift-crypto.
+    fuzzer("fuzz-stats", ["Streamline"]),
   ]
 )

@@ -6,6 +6,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
   case pickleRefused(path: String)
   case malformedHeader(path: String, reason: String)
   case badTensor(path: String, tensor: String, reason: String)
+  /// A tensor holding NaN or infinite values: every result computed from it would be NaN.
+  case nonFinite(path: String, tensor: String)
   case missingTensor(tensor: String, folder: String)
   case missingShard(index: String, shard: String)
   case unsupportedDType(path: String, tensor: String, dtype: String)
@@ -33,6 +35,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
       return "\(path): not a valid safetensors file: \(reason)"
     case .badTensor(let path, let tensor, let reason):
       return "\(path): tensor \(tensor): \(reason)"
+    case .nonFinite(let path, let tensor):
+      return
+        "\(path): tensor \(tensor) holds NaN or infinite values; the checkpoint is damaged (every result computed from it would be NaN)"
     case .missingTensor(let tensor, let folder):
       return "\(folder): the checkpoint has no tensor \(tensor)"
     case .missingShard(let index, let shard):

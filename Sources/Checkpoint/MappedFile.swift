@@ -16,6 +16,7 @@ public final class MappedFile: @unchecked Sendable {
 
   public init(path: String) throws {
     self.path = path
+    try InputFile.requireRegular(path)
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else {
       throw CheckpointError.cannotOpen(path: path, reason: FileSystemReason.words(errno))

@@ -39,6 +39,7 @@ public final class ModelFolder: @unchecked Sendable {
     }
 
     let configURL = url.appendingPathComponent("config.json")
+    try InputFile.requireRegular(configURL.path)
     guard let data = manager.contents(atPath: configURL.path) else {
       throw CheckpointError.cannotOpen(
         path: configURL.path, reason: "the model folder has no readable config.json")
@@ -101,6 +102,7 @@ public final class ModelFolder: @unchecked Sendable {
   }
 
   static func readIndex(_ indexURL: URL) throws -> [String: String] {
+    try InputFile.requireRegular(indexURL.path)
     guard let data = FileManager.default.contents(atPath: indexURL.path),
       let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
       let map = object["weight_map"] as? [String: Any]
@@ -138,8 +140,10 @@ public final class ModelFolder: @unchecked Sendable {
     let info = try file.info(name)
     try check(info, file: file, shape: shape)
     let out = Tensor(uninitialized: info.shape)
-    Convert.toFloat(file.file.bytes(info.byteRange), dtype: info.dtype, into: out.pointer)
+    let finite = Convert.toFloat(
+      file.file.bytes(info.byteRange), dtype: info.dtype, into: out.pointer)
     file.release(name)
+    guard finite else { throw CheckpointError.nonFinite(path: file.path, tensor: name) }
     return out
   }
 
@@ -149,8 +153,10 @@ public final class ModelFolder: @unchecked Sendable {
     let info = try file.info(name)
     try check(info, file: file, shape: shape)
     let out = BF16Tensor(uninitialized: info.shape)
-    Convert.toBF16(file.file.bytes(info.byteRange), dtype: info.dtype, into: out.pointer)
+    let finite = Convert.toBF16(
+      file.file.bytes(info.byteRange), dtype: info.dtype, into: out.pointer)
     file.release(name)
+    guard finite else { throw CheckpointError.nonFinite(path: file.path, tensor: name) }
     return out
   }
 

@@ -16,6 +16,8 @@ public enum PickleGuard {
   /// length, whose low byte can be 0x80 (a 128-byte header), so its `{` at byte 8 wins.
   public static func isPickle(path: String) -> Bool {
     if hasPickleName(path) { return true }
+    // Never open a FIFO or device to sniff it: the open blocks.
+    guard (try? InputFile.requireRegular(path)) != nil else { return false }
     guard let handle = FileHandle(forReadingAtPath: path) else { return false }
     defer { try? handle.close() }
     let head = [UInt8]((try? handle.read(upToCount: 9)) ?? Data())

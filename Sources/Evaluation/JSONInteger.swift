@@ -16,3 +16,15 @@ enum JSONInteger {
     return range.contains(integer) ? integer : nil
   }
 }
+
+extension JSONInteger {
+  /// A refused JSON value, shortly: `true`, `1.9999`, `"7"`.
+  static func describe(_ value: Any) -> String {
+    if let number = value as? NSNumber, String(cString: number.objCType) == "c" {
+      return number.boolValue ? "true" : "false"
+    }
+    if value is NSNull { return "null" }
+    if let text = value as? String { return "\"\(text.prefix(24))\"" }
+    return String(String(describing: value).prefix(24))
+  }
+}

@@ -51,11 +51,9 @@ public enum PredictionsFile {
 
   /// The JSONL bytes of `predictions`.
   public static func data(_ predictions: [Prediction]) throws -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     var data = Data()
     for p in predictions {
-      data += try encoder.encode(p)
+      data += try JSONOutput.encode(p, formatting: [.sortedKeys, .withoutEscapingSlashes])
       data += Data("\n".utf8)
     }
     return data
@@ -68,11 +66,14 @@ public enum PredictionsFile {
   }
 
   public static func read(path: String) throws -> [Prediction] {
+    try InputFile.requireRegular(path)
     guard let data = FileManager.default.contents(atPath: path) else {
       throw EvaluationError.cannotRead(path: path, reason: "cannot read the file")
     }
     let decoder = JSONDecoder()
     var out: [Prediction] = []
+    // An item is its task and index; a second record of one would count it twice in stability.
+    var firstLine: [String: [Int: Int]] = [:]
     for (number, line) in data.split(
       separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false
     )
@@ -92,6 +93,12 @@ public enum PredictionsFile {
           path: path, line: number + 1,
           reason: "loglikelihoods, tokens and label disagree on the number of choices")
       }
+      if let first = firstLine[p.task]?[p.index] {
+        throw EvaluationError.badLine(
+          path: path, line: number + 1,
+          reason: "item \(p.index) of task \(p.task) is also on line \(first); each item once")
+      }
+      firstLine[p.task, default: [:]][p.index] = number + 1
       out.append(p)
     }
     guard !out.isEmpty else { throw EvaluationError.empty(path: path, reason: "holds no records") }

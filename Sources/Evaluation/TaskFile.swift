@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// The layouts a multiple-choice task file may have. Prompts are lm-eval 0.4's task definitions.
@@ -68,6 +69,7 @@ public struct TaskFile: Sendable {
   public static func read(path: String, format: TaskFormat? = nil, name: String? = nil) throws
     -> TaskFile
   {
+    try InputFile.requireRegular(path)
     guard let data = FileManager.default.contents(atPath: path) else {
       throw EvaluationError.cannotRead(path: path, reason: "cannot read the file")
     }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Models
 
@@ -5,6 +6,7 @@ import Models
 /// per line, a JSON string or an object with a `text` (or `page`, `content`) field.
 public enum TextFile {
   public static func read(path: String, field: String? = nil) throws -> [String] {
+    try InputFile.requireRegular(path)
     guard let data = FileManager.default.contents(atPath: path) else {
       throw EvaluationError.cannotRead(path: path, reason: "cannot read the file")
     }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// A file of token-id sequences, one per line: ids separated by spaces or commas, or a JSON
@@ -7,6 +8,7 @@ public enum TokenIdsFile {
   public static let maximumTokenId = Int(Int32.max)
 
   public static func read(path: String) throws -> [[Int]] {
+    try InputFile.requireRegular(path)
     guard let data = FileManager.default.contents(atPath: path) else {
       throw EvaluationError.cannotRead(path: path, reason: "cannot read the file")
     }

@@ -23,7 +23,9 @@ public enum Embedding {
       for token in sequence {
         let start = info.byteRange.lowerBound + token * rowBytes
         let bytes = file.file.bytes(start..<(start + rowBytes))
-        Convert.toFloat(bytes, dtype: info.dtype, into: x.row(row))
+        guard Convert.toFloat(bytes, dtype: info.dtype, into: x.row(row)) else {
+          throw CheckpointError.nonFinite(path: file.path, tensor: "\(info.name) (row \(token))")
+        }
         row += 1
       }
     }

@@ -49,13 +49,10 @@ public enum Calibration {
     var documents: [Document] = []
     var exactRows: [[Int]] = []
     for file in files {
-      guard let data = FileManager.default.contents(atPath: file) else {
-        throw StreamlineError.calibration(path: file, reason: "cannot read the file")
-      }
-      hasher.update(data: data)
-      for document in try CalibrationFile.documents(
-        data, path: file, lineDocuments: options.lineDocuments, textField: options.textField)
-      {
+      try CalibrationFile.read(
+        path: file, lineDocuments: options.lineDocuments, textField: options.textField,
+        bytes: { hasher.update(data: $0) }
+      ) { document, _ in
         if case .ids(let ids) = document, ids.count == options.seqLen {
           exactRows.append(ids)
         } else {

@@ -1,4 +1,5 @@
 import Crypto
+import Evaluation
 import Foundation
 import Models
 import Tokenizers
@@ -110,46 +111,24 @@ public enum CalibrationStream {
 
     for (f, file) in files.enumerated() {
       defer { progress?.update(f + 1, of: files.count, amount: Double(tokens)) }
-      let lines = file.hasSuffix(".jsonl") || options.lineDocuments
-      if !lines {
-        guard let data = FileManager.default.contents(atPath: file) else {
-          throw StreamlineError.calibration(path: file, reason: "cannot read the file")
-        }
-        hasher.update(data: data)
-        guard let text = String(data: data, encoding: .utf8) else {
-          throw StreamlineError.calibration(path: file, reason: "not UTF-8 text")
-        }
-        if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-          try add(text: text, place: file)
-        }
-        continue
-      }
-      try LineReader.forEach(path: file, hasher: &hasher) { number, line in
-        let place = "\(file):\(number)"
-        guard let text = String(data: line, encoding: .utf8) else {
-          throw StreamlineError.calibration(path: place, reason: "not UTF-8 text")
-        }
-        if !file.hasSuffix(".jsonl") {
-          if !text.trimmingCharacters(in: .whitespaces).isEmpty {
-            try add(text: text, place: place)
+      // The one calibration parser (Evaluation's `CalibrationFile`), streamed: strict about
+      // every id, and never holding more than a line of a line-based file.
+      try CalibrationFile.read(
+        path: file, lineDocuments: options.lineDocuments, textField: options.textField,
+        bytes: { hasher.update(data: $0) }
+      ) { document, place in
+        switch document {
+        case .ids(let ids):
+          try check(ids, place)
+          if ids.count == seqLen {
+            documents += 1
+            tokens += ids.count
+            offer(ids[...])
+          } else {
+            append(ids)
           }
-          return
-        }
-        if text.trimmingCharacters(in: .whitespaces).isEmpty { return }
-        for document in try record(text, place: place, field: options.textField) {
-          switch document {
-          case .ids(let ids):
-            try check(ids, place)
-            if ids.count == seqLen {
-              documents += 1
-              tokens += ids.count
-              offer(ids[...])
-            } else {
-              append(ids)
-            }
-          case .text(let text):
-            try add(text: text, place: place)
-          }
+        case .text(let text):
+          try add(text: text, place: place)
         }
       }
     }
@@ -181,22 +160,6 @@ public enum CalibrationStream {
         "\(counts.scoring) scored, \(counts.evaluation) held-out and \(counts.training) training sequences × \(seqLen) tokens drawn with seed \(options.seed) from \(options.path) (\(tokens) tokens in \(documents) documents, \(pool) sequences)"
     )
   }
-}
-
-/// One `.jsonl` record: input_ids, or the text field (nothing when empty).
-private func record(_ line: String, place: String, field: String) throws -> [Calibration.Document] {
-  func fail(_ reason: String) -> StreamlineError { .calibration(path: place, reason: reason) }
-  guard
-    let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-  else { throw fail("not a JSON object") }
-  if let ids = object["input_ids"] {
-    guard let list = ids as? [NSNumber], !list.isEmpty else {
-      throw fail("input_ids is not a non-empty list of token ids")
-    }
-    return [.ids(list.map(\.intValue))]
-  }
-  if let text = object[field] as? String { return text.isEmpty ? [] : [.text(text)] }
-  throw fail("has neither input_ids nor a \"\(field)\" text field")
 }
 
 /// The `capacity` offered items of lowest priority (ties: lower index), as a max-heap.
@@ -241,35 +204,4 @@ struct KeptSequences {
   }
 
   func sortedByPriority() -> [Item] { items.sorted { $0.precedes($1) } }
-}
-
-/// Reads a file a line at a time in 1 MiB blocks, hashing its bytes as they pass.
-enum LineReader {
-  static func forEach(
-    path: String, hasher: inout SHA256, _ body: (Int, Data) throws -> Void
-  ) throws {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-      throw StreamlineError.calibration(path: path, reason: "cannot read the file")
-    }
-    defer { try? handle.close() }
-    var pending = Data()
-    var number = 0
-    while true {
-      let block = handle.readData(ofLength: 1 << 20)
-      if block.isEmpty { break }
-      hasher.update(data: block)
-      pending.append(block)
-      var start = pending.startIndex
-      while let newline = pending[start...].firstIndex(of: 0x0A) {
-        number += 1
-        try body(number, pending[start..<newline])
-        start = newline + 1
-      }
-      pending = Data(pending[start...])
-    }
-    if !pending.isEmpty {
-      number += 1
-      try body(number, pending)
-    }
-  }
 }

@@ -432,13 +432,10 @@ public struct Comparison: Codable, Sendable {
 }
 
 extension Format {
-  /// `json`, with NaN and infinities (e.g. a standard error of one item) written as the
-  /// strings "nan", "inf" and "-inf" instead of failing.
+  /// `json`: NaN and infinities (e.g. a standard error of one item) are written as null, as
+  /// everywhere else (they were the strings "nan", "inf" and "-inf", which a reader expecting
+  /// numbers chokes on).
   public static func jsonNumbers<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    try json(value)
   }
 }

@@ -104,6 +104,7 @@ public enum Compression {
     progress: (String) -> Progress
   ) throws -> CompressionPlan {
     guard let folder = model.folder else { preconditionFailure("compression reads checkpoints") }
+    try request.validate()
     let config = model.config
     let replacement = request.replacement
     guard request.blocks >= 1 else {

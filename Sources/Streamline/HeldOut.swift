@@ -27,8 +27,28 @@ public struct HeldOutEvaluation: Codable, Sendable {
       format: "held-out perplexity (%d sequences, %d tokens): original %.3f, pruned %.3f",
       sequences, tokens, original, pruned)
     if let plainRemoval { out += String(format: ", plain removal %.3f", plainRemoval) }
-    if let recovered { out += String(format: "; recovered %.1f%%", recovered * 100) }
+    if let recovered {
+      out += String(format: "; recovered %.1f%%", recovered * 100)
+    } else if plainRemoval != nil {
+      out += "; recovered undefined (plain removal loses nothing to recover)"
+    }
     return out
+  }
+
+  /// As synthesized, except that an undefined recovered share (a plain-removal perplexity but
+  /// no share) is written as null rather than left out, so readers see it was undefined.
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(sequences, forKey: .sequences)
+    try container.encode(tokens, forKey: .tokens)
+    try container.encode(original, forKey: .original)
+    try container.encode(pruned, forKey: .pruned)
+    try container.encodeIfPresent(plainRemoval, forKey: .plainRemoval)
+    if plainRemoval != nil {
+      try container.encode(recovered, forKey: .recovered)
+    } else {
+      try container.encodeIfPresent(recovered, forKey: .recovered)
+    }
   }
 
   /// Scores `sequences` on `original` (all layers and, when `plainRemoval` names layers, without
@@ -57,10 +77,14 @@ public struct HeldOutEvaluation: Codable, Sendable {
       pruned: after.perplexity, plainRemoval: plain, recovered: recovered)
   }
 
+  /// Nil when undefined: plain removal loses nothing (a block whose layers add nothing, an
+  /// all-zero model), so there is no loss to win back, or a perplexity is not finite.
   public static func recoveredShare(original: Double, plainRemoval: Double, pruned: Double)
-    -> Double
+    -> Double?
   {
-    (log(plainRemoval) - log(pruned)) / (log(plainRemoval) - log(original))
+    let lost = log(plainRemoval) - log(original)
+    let share = (log(plainRemoval) - log(pruned)) / lost
+    return lost != 0 && share.isFinite ? share : nil
   }
 
   /// Perplexity of `sequences` through `layers` (all by default), each sequence on its own.
@@ -93,8 +117,7 @@ public struct HeldOutEvaluation: Codable, Sendable {
     guard let data = FileManager.default.contents(atPath: url.path),
       var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     else { throw StreamlineError.badRequest("\(url.path): cannot read the manifest") }
-    object["evaluation"] = try JSONSerialization.jsonObject(
-      with: JSONEncoder().encode(self))
+    object["evaluation"] = try JSONSerialization.jsonObject(with: JSONOutput.encode(self))
     try output.write(Surgery.json(object), as: "streamline.json")
   }
 }

@@ -1,4 +1,5 @@
 import Checkpoint
+import Evaluation
 import Foundation
 import Models
 
@@ -108,10 +109,11 @@ public enum Format {
     return "\(n) B"
   }
 
-  /// Pretty, key-sorted JSON of an encodable value.
+  /// Pretty, key-sorted JSON of an encodable value; NaN and infinities are written as null.
   public static func json<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    String(
+      decoding: try JSONOutput.encode(
+        value, formatting: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+      as: UTF8.self)
   }
 }

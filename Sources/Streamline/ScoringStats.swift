@@ -78,13 +78,45 @@ public struct ScoringStats: Codable, Sendable, Equatable {
     try AtomicFile.write(data, to: url)
   }
 
+  /// Reads and checks a statistics file (see `parse`).
   public static func load(_ path: String) throws -> ScoringStats {
+    try InputFile.requireRegular(path)
     guard let data = FileManager.default.contents(atPath: path) else {
       throw StreamlineError.badRequest("\(path): cannot read the scoring statistics")
     }
-    guard let stats = try? JSONDecoder().decode(ScoringStats.self, from: data),
-      stats.format == formatName
-    else {
+    return try parse(data, path: path)
+  }
+
+  /// A statistics file's bytes, every field checked: the file is untrusted (another machine,
+  /// an edit, a truncated copy), and a short row or an out-of-range count would otherwise
+  /// crash the merge or the analysis instead of being refused.
+  public static func parse(_ data: Data, path: String) throws -> ScoringStats {
+    func fail(_ field: String, _ reason: String) -> ScoringStatsError {
+      ScoringStatsError(path: path, field: field, reason: reason)
+    }
+    let stats: ScoringStats
+    do {
+      stats = try JSONDecoder().decode(ScoringStats.self, from: data)
+    } catch let DecodingError.keyNotFound(key, context) {
+      throw fail(Self.field(context.codingPath + [key]), "is missing")
+    } catch let DecodingError.typeMismatch(_, context) where !context.codingPath.isEmpty {
+      throw fail(Self.field(context.codingPath), "has the wrong type")
+    } catch let DecodingError.valueNotFound(_, context) {
+      throw fail(Self.field(context.codingPath), "is null")
+    } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+      throw fail(Self.field(context.codingPath), "is not a valid value")
+    } catch {
+      // Foundation reports a number that does not fit its field (1e300 for an Int, -1 for the
+      // UInt64 seed) as invalid JSON with no field; find the field for the message.
+      if let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+        let field = Self.misfitNumber(object, path: "")
+      {
+        throw fail(field, "is not an integer its field can hold")
+      }
+      throw StreamlineError.badRequest(
+        "\(path): not a streamline scoring-statistics file (from analyze --save-stats)")
+    }
+    guard stats.format == formatName else {
       throw StreamlineError.badRequest(
         "\(path): not a streamline scoring-statistics file (from analyze --save-stats)")
     }
@@ -92,9 +124,141 @@ public struct ScoringStats: Codable, Sendable, Equatable {
       throw StreamlineError.badRequest(
         "\(path): statistics format version \(stats.version) is not supported (1 is)")
     }
+    try stats.check(fail)
     return stats
   }
 
+  /// The first number of a statistics file's JSON that is not an integer its field can hold
+  /// (every number of the format is one: UInt64 for `seed`, Int64 elsewhere).
+  static func misfitNumber(_ value: Any, path: String) -> String? {
+    if let object = value as? [String: Any] {
+      for key in object.keys.sorted() {
+        if let found = misfitNumber(object[key]!, path: path.isEmpty ? key : "\(path).\(key)") {
+          return found
+        }
+      }
+    } else if let list = value as? [Any] {
+      for (i, item) in list.enumerated() {
+        if let found = misfitNumber(item, path: "\(path)[\(i)]") { return found }
+      }
+    } else if let number = value as? NSNumber {
+      switch String(cString: number.objCType) {
+      case "q", "l", "i", "s": return path == "seed" && number.int64Value < 0 ? path : nil
+      case "Q", "L", "I", "S": return path == "seed" ? nil : path
+      default: return path
+      }
+    }
+    return nil
+  }
+
+  /// "sums.cosine[2][3]" for a decoding path.
+  static func field(_ path: [any CodingKey]) -> String {
+    var out = ""
+    for key in path {
+      if let index = key.intValue {
+        out += "[\(index)]"
+      } else {
+        out += (out.isEmpty ? "" : ".") + key.stringValue
+      }
+    }
+    return out.isEmpty ? "the top level" : out
+  }
+
+  /// The invariants `analyze --save-stats` writes: hashes, counts that agree with each other
+  /// and with the shard's share of the sequences, and square sums no token count can exceed.
+  func check(_ fail: (String, String) -> ScoringStatsError) throws {
+    func isHash(_ text: String) -> Bool {
+      text.utf8.count == 64
+        && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+    guard isHash(configSHA256) else { throw fail("config_sha256", "is not a SHA-256 hex digest") }
+    guard isHash(calibrationSHA256) else {
+      throw fail("calibration_sha256", "is not a SHA-256 hex digest")
+    }
+    // Every sequence holds at least one token and one set of sums holds fewer than
+    // `tokenLimit`, which also keeps `range`'s products far from overflow.
+    guard (1..<SimilaritySums.tokenLimit).contains(seqLen) else {
+      throw fail("seq_len", "\(seqLen) is not a sequence length (1..<\(SimilaritySums.tokenLimit))")
+    }
+    guard (1..<SimilaritySums.tokenLimit).contains(samples) else {
+      throw fail(
+        "samples", "\(samples) is not a count of sequences (1..<\(SimilaritySums.tokenLimit))")
+    }
+    guard (1...samples).contains(shards) else {
+      throw fail(
+        "shards", "\(shards) is not a shard count for \(samples) sequences (1...\(samples))")
+    }
+    guard (0..<shards).contains(shard) else {
+      throw fail("shard", "\(shard) is not a shard of \(shards) (0..<\(shards))")
+    }
+    let range = Self.range(shard: shard, of: shards, samples: samples)
+    guard sequences == [range.lowerBound, range.upperBound] else {
+      throw fail(
+        "sequences",
+        "is not shard \(shard)/\(shards)'s range of \(samples) sequences, [\(range.lowerBound), \(range.upperBound)]"
+      )
+    }
+    try sums.check(samples: range.count, seqLen: seqLen, fail: fail)
+  }
+}
+
+/// A field of a scoring-statistics file that cannot be what `analyze --save-stats` wrote.
+public struct ScoringStatsError: Error, CustomStringConvertible, Equatable {
+  public let path: String
+  /// The field, as in the file: "sums.cosine[2][3]".
+  public let field: String
+  public let reason: String
+
+  public var description: String { "\(path): \(field) \(reason)" }
+}
+
+extension SimilaritySums {
+  /// The most layers a statistics file may describe: it bounds the square it allocates.
+  public static let layerLimit = 4096
+
+  /// A shard's sums: `samples` sequences of `seqLen` tokens, an upper triangle of sums whose
+  /// every token adds at most one `scale` (|cos| ≤ 1, angle/π in [0, 1]), zero elsewhere.
+  func check(samples expected: Int, seqLen: Int, fail: (String, String) -> ScoringStatsError)
+    throws
+  {
+    guard (1...Self.layerLimit).contains(numLayers) else {
+      throw fail("sums.num_layers", "\(numLayers) is not a layer count (1...\(Self.layerLimit))")
+    }
+    guard samples == expected else {
+      throw fail("sums.samples", "\(samples) differs from the shard's \(expected) sequences")
+    }
+    let (product, overflow) = samples.multipliedReportingOverflow(by: seqLen)
+    guard !overflow, product < Self.tokenLimit, tokens == product else {
+      throw fail(
+        "sums.tokens",
+        "\(tokens) is not the shard's \(samples) sequences × \(seqLen) tokens (fewer than \(Self.tokenLimit) in all)"
+      )
+    }
+    let limit = Int64(Self.scale) * Int64(tokens)
+    for (name, rows, lowest) in [("cosine", cosine, -limit), ("angular", angular, 0)] {
+      guard rows.count == numLayers + 1 else {
+        throw fail("sums.\(name)", "has \(rows.count) rows, not num_layers + 1 = \(numLayers + 1)")
+      }
+      for (i, row) in rows.enumerated() {
+        guard row.count == numLayers + 1 else {
+          throw fail(
+            "sums.\(name)[\(i)]", "has \(row.count) entries, not num_layers + 1 = \(numLayers + 1)")
+        }
+        for (j, value) in row.enumerated() {
+          let allowed = j > i ? lowest...limit : 0...0
+          guard allowed.contains(value) else {
+            throw fail(
+              "sums.\(name)[\(i)][\(j)]",
+              "\(value) is outside \(allowed.lowerBound)...\(allowed.upperBound) for \(tokens) tokens"
+            )
+          }
+        }
+      }
+    }
+  }
+}
+
+extension ScoringStats {
   /// The shards of `files` (path, statistics) merged: every shard 0..<N exactly once, all of
   /// the same model, calibration set, seed and size, else a clear error naming the file.
   /// Integer sums make the result exactly the single-machine one, in any order.
@@ -132,8 +296,15 @@ public struct ScoringStats: Codable, Sendable, Equatable {
       throw StreamlineError.badRequest(
         "shards \(missing.map { "\($0)/\(first.shards)" }.joined(separator: ", ")) are missing")
     }
-    let sums = try SimilaritySums.merged(
-      files.sorted { $0.stats.shard < $1.stats.shard }.map(\.stats.sums))
+    let ordered = files.sorted { $0.stats.shard < $1.stats.shard }
+    let sums: SimilaritySums
+    do {
+      sums = try SimilaritySums.merged(ordered.map(\.stats.sums))
+    } catch let overflow as SimilaritySums.MergeOverflow {
+      throw StreamlineError.badRequest(
+        "\(ordered[overflow.part].path): \(overflow.field) overflows when added to the other shards'"
+      )
+    }
     let header = ScoringStats(
       configSHA256: first.configSHA256, calibrationSHA256: first.calibrationSHA256,
       seed: first.seed, seqLen: first.seqLen, samples: first.samples, shard: 0, shards: 1,

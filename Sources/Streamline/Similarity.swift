@@ -41,26 +41,47 @@ public struct SimilaritySums: Codable, Sendable, Equatable {
     angular = cosine
   }
 
-  /// The sums of all of `parts` (the same states), exactly.
+  /// A sum that leaves Int64 while `parts[part]` is added: only hostile statistics files get
+  /// there, since a real shard's sums are bounded by its tokens.
+  public struct MergeOverflow: Error, Equatable {
+    public let part: Int
+    public let field: String
+  }
+
+  /// The sums of all of `parts` (the same states), exactly; every addition is checked, so
+  /// hostile parts are refused instead of trapping.
   public static func merged(_ parts: [SimilaritySums]) throws -> SimilaritySums {
     guard let first = parts.first else {
       throw StreamlineError.badRequest("no similarity sums to merge")
     }
     var out = SimilaritySums(numLayers: first.numLayers)
-    for part in parts {
-      guard part.numLayers == first.numLayers else {
+    for (p, part) in parts.enumerated() {
+      guard part.numLayers == first.numLayers, part.cosine.count == first.numLayers + 1,
+        part.angular.count == first.numLayers + 1,
+        part.cosine.allSatisfy({ $0.count == first.numLayers + 1 }),
+        part.angular.allSatisfy({ $0.count == first.numLayers + 1 })
+      else {
         throw StreamlineError.badRequest(
           "sums of \(part.numLayers) and \(first.numLayers) layers cannot be merged")
       }
-      out.tokens += part.tokens
-      out.samples += part.samples
+      func add(_ a: Int, _ b: Int, _ field: String) throws -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        if overflow { throw MergeOverflow(part: p, field: field) }
+        return sum
+      }
+      out.tokens = try add(out.tokens, part.tokens, "sums.tokens")
+      out.samples = try add(out.samples, part.samples, "sums.samples")
       guard out.tokens < tokenLimit else {
         throw StreamlineError.badRequest("\(out.tokens) tokens exceed what one sum can hold")
       }
       for i in 0...first.numLayers {
         for j in 0...first.numLayers {
-          out.cosine[i][j] += part.cosine[i][j]
-          out.angular[i][j] += part.angular[i][j]
+          let (cos, cosOverflow) = out.cosine[i][j].addingReportingOverflow(part.cosine[i][j])
+          let (ang, angOverflow) = out.angular[i][j].addingReportingOverflow(part.angular[i][j])
+          if cosOverflow { throw MergeOverflow(part: p, field: "sums.cosine[\(i)][\(j)]") }
+          if angOverflow { throw MergeOverflow(part: p, field: "sums.angular[\(i)][\(j)]") }
+          out.cosine[i][j] = cos
+          out.angular[i][j] = ang
         }
       }
     }
@@ -155,7 +176,14 @@ public enum Similarity {
         hiddenState: { index, x, batch in
           try capture?(index, x, batch, group)
           guard scoredRows > 0 else { return }
-          let unit = normalizedRows(x, rows: scoredRows)
+          guard let unit = normalizedRows(x, rows: scoredRows) else {
+            // A NaN would score as some arbitrary cosine (-1 after clamping) and an infinity as
+            // NaN: refuse, naming where the stream stopped being finite.
+            let source = index == 0 ? "the embeddings" : "layer \(view[index - 1])"
+            throw StreamlineError.badRequest(
+              "\(source): its output holds NaN or infinite values, so its similarity is undefined (the weights or activations overflow)"
+            )
+          }
           let rows = scoredRows
           for earlier in 0..<index {
             let (cos, ang) = fixedSumsOfCosines(units[earlier], unit, rows: rows, columns: width)
@@ -181,21 +209,27 @@ public enum Similarity {
     Batch(lengths: lengths).chunks(rowLimit: rowsPerPass)
   }
 
-  /// The first `rows` rows, each divided by its Euclidean norm (a zero row stays zero).
-  static func normalizedRows(_ x: Tensor, rows: Int) -> Tensor {
+  /// The first `rows` rows, each divided by its Euclidean norm (a zero row stays zero); nil
+  /// when a row holds NaN or an infinity (its squared norm is then not finite).
+  static func normalizedRows(_ x: Tensor, rows: Int) -> Tensor? {
     let columns = x.columns
     let out = Tensor(uninitialized: [rows, columns])
-    Parallel.chunks(rows, grain: 8) { range in
-      for r in range {
-        let row = x.row(r)
-        let dst = out.row(r)
-        var sum = 0.0
-        for c in 0..<columns { sum += Double(row[c]) * Double(row[c]) }
-        let scale = sum > 0 ? Float(1 / sum.squareRoot()) : 0
-        for c in 0..<columns { dst[c] = row[c] * scale }
+    // One flag per row, each written by the one thread that owns the row.
+    var finite = [Bool](repeating: true, count: rows)
+    finite.withUnsafeMutableBufferPointer { finite in
+      Parallel.chunks(rows, grain: 8) { range in
+        for r in range {
+          let row = x.row(r)
+          let dst = out.row(r)
+          var sum = 0.0
+          for c in 0..<columns { sum += Double(row[c]) * Double(row[c]) }
+          finite[r] = sum.isFinite
+          let scale = sum > 0 ? Float(1 / sum.squareRoot()) : 0
+          for c in 0..<columns { dst[c] = row[c] * scale }
+        }
       }
     }
-    return out
+    return finite.allSatisfy { $0 } ? out : nil
   }
 
   /// `sumsOfCosines` in fixed point: each token's cosine and angle rounded to a multiple of

@@ -1,5 +1,6 @@
 import Checkpoint
 import Crypto
+import Evaluation
 import Foundation
 import Models
 
@@ -135,6 +136,7 @@ public enum Surgery {
   /// A float with a whole value stays a float (`4.0`, not `4`): JSONSerialization drops the
   /// fraction, and transformers' strict config classes refuse an integer for a float field
   /// (Gemma 2's `final_logit_softcapping: 30.0`), so such numbers go through a placeholder.
+  /// NaN and infinities (which JSONSerialization refuses) are written as null.
   public static func json(_ object: Any) throws -> Data {
     let marker = "@@streamline-whole-float@@"
     func marking(_ value: Any) -> Any {
@@ -152,7 +154,7 @@ public enum Surgery {
       return value
     }
     let data = try JSONSerialization.data(
-      withJSONObject: marking(object),
+      withJSONObject: marking(JSONOutput.nullingNonFinite(object)),
       options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     var text = String(decoding: data, as: UTF8.self)
     text = text.replacingOccurrences(

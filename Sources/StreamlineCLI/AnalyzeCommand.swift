@@ -39,7 +39,15 @@ struct Analyze: ParsableCommand {
     if !merge.isEmpty && shard != nil {
       throw ValidationError("give --shard (score one shard) or --merge (combine shards), not both")
     }
-    if let shard { _ = try ScoringStats.parseShard(shard) }
+    if let shard {
+      // More shards than sequences leaves some empty, and I·samples must not overflow.
+      let (_, count) = try ScoringStats.parseShard(shard)
+      guard count <= calibration.samples else {
+        throw ValidationError(
+          "--shard \(shard): \(count) shards of \(calibration.samples) sequences leave some empty; use at most \(calibration.samples)"
+        )
+      }
+    }
     if shard == nil && removal.request == nil {
       throw ValidationError("say how much to remove: --remove N or --sparsity S")
     }
@@ -79,7 +87,7 @@ struct Analyze: ParsableCommand {
       }
       let sums = try Similarity.measureSums(
         model: loaded, sequences: Array(data.scoring[range]),
-        memoryBudget: Int(calibration.memoryBudget * Double(1 << 30)),
+        memoryBudget: try calibration.memoryBudgetBytes(),
         progress: Progress("scoring layers", unit: "tokens"))
       stats = ScoringStats(
         configSHA256: configHash, calibrationSHA256: data.sha256, seed: calibration.seed,

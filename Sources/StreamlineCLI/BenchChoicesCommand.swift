@@ -37,6 +37,11 @@ struct BenchChoices: ParsableCommand {
     guard items > 0, choices > 0, contextTokens > 0, continuationTokens > 0 else {
       throw ValidationError("--items, --choices and the token counts must be positive")
     }
+    // Upper bounds too: their products size the benchmark's batches.
+    try checkCount(items, "--items", in: 1...(1 << 20))
+    try checkCount(choices, "--choices", in: 1...(1 << 10))
+    try checkCount(contextTokens, "--context-tokens", in: 1...(1 << 20))
+    try checkCount(continuationTokens, "--continuation-tokens", in: 1...(1 << 20))
   }
 
   func run() throws {

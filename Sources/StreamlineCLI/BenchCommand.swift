@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Models
 import Streamline
@@ -33,6 +34,8 @@ struct BenchForward: ParsableCommand {
     guard batch > 0, seqLen > 0 else {
       throw ValidationError("--batch and --seq-len must be positive")
     }
+    try checkCount(batch, "--batch", in: 1...(1 << 16))
+    try checkCount(seqLen, "--seq-len", in: 1...(1 << 20))
   }
 
   func run() throws {
@@ -74,6 +77,13 @@ struct BenchTrain: ParsableCommand {
 
   @OptionGroup var output: OutputOptions
 
+  func validate() throws {
+    try checkCount(microBatch, "--micro-batch", in: 1...(1 << 16))
+    try checkCount(seqLen, "--seq-len", in: 1...(1 << 20))
+    try checkCount(steps, "--steps", in: 1...(1 << 20))
+    try checkCount(frozenLayers, "--frozen-layers", in: 0...(1 << 16))
+  }
+
   func run() throws {
     let shape = try benchmarkShape(config)
     let result = try TrainingBenchmark.run(
@@ -90,6 +100,7 @@ func benchmarkShape(_ path: String?) throws -> any Architecture {
     return try Architectures.config(
       from: Data(ForwardBenchmark.defaultConfig.utf8), path: "(TinyLlama-1.1B shape)")
   }
+  try InputFile.requireRegular(path)
   guard let data = FileManager.default.contents(atPath: path) else {
     throw ValidationError("\(path): cannot read the file")
   }

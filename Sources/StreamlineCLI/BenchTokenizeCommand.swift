@@ -35,6 +35,7 @@ struct BenchTokenize: ParsableCommand {
     guard megabytes > 0, megabytes <= 1024, repeats > 0 else {
       throw ValidationError("--megabytes must be in (0, 1024] and --repeats positive")
     }
+    try checkCount(repeats, "--repeats", in: 1...1000)
   }
 
   func run() throws {

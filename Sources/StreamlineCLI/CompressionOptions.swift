@@ -37,6 +37,19 @@ struct CalibrationArguments: ParsableArguments {
     help: "GiB of hidden states kept at once while scoring (more passes when exceeded).")
   var memoryBudget = 8.0
 
+  func validate() throws {
+    try checkingFlags {
+      if let seqLen { try Settings.integer(seqLen, .sequenceLength, in: 1...Settings.maximumCount) }
+      try Settings.integer(samples, .scoringSamples, in: 1...Settings.maximumCount)
+      _ = try memoryBudgetBytes()
+    }
+  }
+
+  /// `--memory-budget` in bytes (checked: NaN, infinity or 1e10 GiB must not reach `Int(_:)`).
+  func memoryBudgetBytes() throws -> Int {
+    try checkingFlags { try Settings.bytes(gibibytes: memoryBudget, .memoryBudget) }
+  }
+
   /// The calibration data: `--calibration`, or the demo model's own.
   func source(_ model: ModelOptions) -> String? {
     calibration ?? (model.isDemo ? DemoModel.calibration.path : nil)
@@ -124,6 +137,7 @@ struct RemovalArguments: ParsableArguments {
   }
 
   func validate() throws {
+    try checkingFlags { try request?.validate() }
     if remove != nil && sparsity != nil {
       throw ValidationError("give either --remove or --sparsity, not both")
     }

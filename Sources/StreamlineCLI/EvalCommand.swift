@@ -62,6 +62,10 @@ struct EvaluationOptions: ParsableArguments {
       throw ValidationError("--seq-len, --stride and --text-field need --perplexity")
     }
     guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
+    // Upper bounds too: each becomes an allocation or a product of counts.
+    if let seqLen { try checkCount(seqLen, "--seq-len", in: 1...Int(Int32.max)) }
+    if let stride { try checkCount(stride, "--stride", in: 1...Int(Int32.max)) }
+    try checkCount(batchRows, "--batch-rows", in: 1...(1 << 24))
   }
 
   /// The task and text files, as inputs no output may overwrite.
@@ -234,10 +238,12 @@ struct Eval: ParsableCommand {
             format: "nll %.6f nats/token · perplexity %.4f · %d predicted tokens in %d sequences",
             report.nll, report.perplexity, report.tokens, report.sequences))
       }
+      try Self.refuseNonFinite(full)
       return
     }
     if output.json {
       emit(try Format.jsonNumbers(full))
+      try Self.refuseNonFinite(full)
       return
     }
     var lines: [String] = []
@@ -251,6 +257,23 @@ struct Eval: ParsableCommand {
     if let d = full.divergence { lines.append(d.text) }
     lines += full.tasks.map(\.text)
     emit(lines.joined(separator: "\n"))
+    try Self.refuseNonFinite(full)
+  }
+
+  /// A perplexity of NaN or infinity means the model's outputs overflow or hold NaN: the
+  /// numbers are printed (they say where), but the run is not a success.
+  static func refuseNonFinite(_ full: FullReport) throws {
+    var bad: [String] = []
+    if let r = full.tokenIds, !(r.nll.isFinite && r.perplexity.isFinite) {
+      bad.append("--token-ids perplexity is \(r.perplexity)")
+    }
+    if let p = full.perplexity, !(p.nll.isFinite && p.perplexity.isFinite) {
+      bad.append("--perplexity perplexity is \(p.perplexity)")
+    }
+    guard !bad.isEmpty else { return }
+    throw EvaluationError.invalid(
+      "\(bad.joined(separator: "; ")): the model's outputs are not finite (NaN or overflowing weights or activations), so the result means nothing"
+    )
   }
 }
 
@@ -315,6 +338,10 @@ struct Compare: ParsableCommand {
   var speedTokens = 256
 
   @OptionGroup var output: OutputOptions
+
+  func validate() throws {
+    try checkCount(speedTokens, "--speed-tokens", in: 1...(1 << 20))
+  }
 
   func run() throws {
     var policy = OutputPolicy()

@@ -100,19 +100,21 @@ struct TrainingArguments: ParsableArguments {
     trainTokens.map { max(1, $0 / seqLen) } ?? trainSamples
   }
 
+  /// `--train-memory` in bytes (checked, as `--memory-budget`).
+  func trainMemoryBytes() throws -> Int {
+    try checkingFlags { try Settings.bytes(gibibytes: trainMemory, .trainingMemory) }
+  }
+
   func validate() throws {
-    if let trainTokens, trainTokens < 1 {
-      throw ValidationError("--train-tokens must be positive, not \(trainTokens)")
+    try checkingFlags {
+      if let trainTokens {
+        // 2^50 tokens: past any data set, and the sequence counts it makes still add up safely.
+        try Settings.integer(trainTokens, .trainingTokens, in: 1...(1 << 50))
+      }
+      try Settings.integer(trainSamples, .trainingSamples, in: 0...Settings.maximumCount)
+      try options.validate()
     }
-    guard epochs > 0, microBatch > 0, gradAccum > 0, trainSamples >= 0 else {
-      throw ValidationError("--epochs, --micro-batch and --grad-accum must be positive")
-    }
-    guard lr > 0, minLr >= 0, (0..<1).contains(warmup), (0..<1).contains(valFraction), clip > 0,
-      healLrScale > 0, healLrScale.isFinite
-    else {
-      throw ValidationError(
-        "learning rates, --heal-lr-scale, --warmup, --val-fraction and --clip are out of range")
-    }
+    _ = try trainMemoryBytes()
   }
 }
 
@@ -175,8 +177,9 @@ struct Prune: ParsableCommand {
   var stopAfterCapture = false
 
   func validate() throws {
-    guard evalSamples >= 0, blocks >= 1 else {
-      throw ValidationError("--eval-samples must be at least 0 and --blocks at least 1")
+    try checkingFlags {
+      try Settings.integer(evalSamples, .evaluationSamples, in: 0...Settings.maximumCount)
+      try Settings.integer(blocks, .blocks, in: 1...Settings.maximumCount)
     }
     if !stats.isEmpty && layers != nil {
       throw ValidationError("--stats gives the scores; --layers skips scoring: give one")
@@ -224,8 +227,8 @@ struct Prune: ParsableCommand {
     request.replacement = removal.replace
     request.training = training.options
     request.scoringSamples = calibration.samples
-    request.memoryBudget = Int(calibration.memoryBudget * Double(1 << 30))
-    request.trainingMemory = Int(training.trainMemory * Double(1 << 30))
+    request.memoryBudget = try calibration.memoryBudgetBytes()
+    request.trainingMemory = try training.trainMemoryBytes()
     request.spillDirectory = out.url
     if let layers {
       request.layers = try LayerSelection.parse(layers, layerCount: config.numLayers)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Evaluation
 import Foundation
 import Tokenizers
@@ -58,6 +59,7 @@ struct TokenizeCommand: ParsableCommand {
     let data: Data
     let path: String
     if let file {
+      try InputFile.requireRegular(file)
       guard let contents = FileManager.default.contents(atPath: file) else {
         throw ValidationError("\(file): cannot read")
       }

@@ -112,6 +112,7 @@ public final class Tokenizer: @unchecked Sendable {
       config = try TokenizerConfig.load(folder: url.deletingLastPathComponent())
     }
     let data: Data
+    try RegularFile.require(file.path)
     do {
       data = try Data(contentsOf: file)
     } catch {

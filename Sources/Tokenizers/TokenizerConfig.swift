@@ -33,6 +33,7 @@ public struct TokenizerConfig: Sendable, Equatable {
       guard FileManager.default.fileExists(atPath: url.path) else { continue }
       found = true
       let data: Data
+      try RegularFile.require(url.path)
       do {
         data = try Data(contentsOf: url)
       } catch {

@@ -5,6 +5,8 @@ import Foundation
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
   /// No `tokenizer.json` at the path (or in the folder).
   case fileNotFound(path: String)
+  /// The path is a FIFO, device, socket or folder, refused before opening (a FIFO blocks).
+  case notRegularFile(path: String)
   /// The file could not be read or is not valid JSON.
   case malformedJSON(path: String, reason: String)
   /// A required field is missing or has the wrong type.
@@ -20,6 +22,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     switch self {
     case .fileNotFound(let path):
       return "\(path): no tokenizer.json found"
+    case .notRegularFile(let path):
+      return "\(path): is not a regular file (a FIFO, device or folder); refusing to read it"
     case .malformedJSON(let path, let reason):
       return "\(path): malformed JSON: \(reason)"
     case .invalidField(let path, let field, let reason):
