@@ -136,7 +136,7 @@ import Testing
     let store = try StateStore(
       states: capture.states, rows: capture.tokens, width: model.config.hiddenSize,
       memoryLimit: 0)
-    try Compression.capture(model: model, sequences: data.training, into: store, memoryBudget: 1)
+    try StateCapture.run(model: model, sequences: data.training, into: store, memoryBudget: 1)
     let c = model.config.hiddenSize
     try model.forward(
       data.training,
@@ -188,8 +188,8 @@ import Testing
   }
 
   @Test func severalBlocksAreChosenOnThePrunedView() throws {
-    #expect(Compression.blockSizes(7, into: 3) == [3, 2, 2])
-    #expect(Compression.blockSizes(4, into: 4) == [1, 1, 1, 1])
+    #expect(BlockSelection.blockSizes(7, into: 3) == [3, 2, 2])
+    #expect(BlockSelection.blockSizes(4, into: 4) == [1, 1, 1, 1])
     let model = try model()
     let data = try draw(CalibrationCounts(scoring: 8))
     var request = CompressionRequest()
