@@ -1,11 +1,8 @@
 import Models
 
 /// Requests `Compression` cannot carry out, typed so that callers can tell them apart; each
-/// carries the values it is about.
-///
-/// The wording still names `streamline prune`'s options (it is what the user sees, unchanged);
-/// it lives here, in one place, rather than at each throw, so that the command line can take it
-/// over.
+/// carries the values it is about. The wording here is the library's, in its own terms; the
+/// command line words them with its flag names (`StreamlineCLI`'s `CompressionError.flagWording`).
 public enum CompressionError: Error, CustomStringConvertible, Equatable {
   /// `--blocks` below 1.
   case blocksBelowOne(Int)
@@ -40,19 +37,19 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
   public var description: String {
     switch self {
     case .blocksBelowOne(let blocks):
-      "--blocks must be at least 1, not \(blocks)"
+      "at least 1 block is needed, not \(blocks)"
     case .blocksNeedScoredRemoval(let blocks):
-      "--blocks \(blocks) rescores the pruned model after each block: it needs --replace none, scoring (not --layers) and no --stats"
+      "removal in \(blocks) blocks rescores the pruned model after each block: it needs plain removal, scoring (not given layers) and no given scores"
     case .moreBlocksThanLayers(let blocks, let layers):
-      "--blocks \(blocks) needs at least as many layers to remove, not \(layers)"
+      "removal in \(blocks) blocks needs at least as many layers to remove, not \(layers)"
     case .healingNeedsTrainedReplacement:
-      "--heal-neighbors trains the layers next to a trained replacement: it needs --replace layer or ffn"
+      "healing trains the layers next to a trained replacement: it needs the layer or ffn replacement"
     case .tooFewTrainingSequences(let kind):
-      "--replace \(kind.rawValue) needs training sequences beyond the scored ones: give --train-samples of at least 2"
+      "the \(kind.rawValue) replacement needs at least 2 training sequences beyond the scored ones"
     case .scatteredBlock(let kind):
-      "--replace \(kind.rawValue) needs a contiguous block of --layers"
+      "the \(kind.rawValue) replacement needs a contiguous block of layers"
     case .noLayerBeforeBlock(let kind):
-      "--replace \(kind.rawValue) folds the map into the layer before the block; the block cannot start at layer 0"
+      "the \(kind.rawValue) replacement folds the map into the layer before the block; the block cannot start at layer 0"
     case .statisticsDepth(let statistics, let model):
       "the scoring statistics are of \(statistics) layers, the model has \(model)"
     case .noScoringSequences:
@@ -60,11 +57,11 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
     case .tooFewSequencesToSplit(let count):
       "replacement training needs at least 2 training sequences (one held out), not \(count)"
     case .attentionCannotSwitchOff(let reason):
-      "--replace ffn needs a layer whose attention can be switched off: \(reason); use --replace layer"
+      "the ffn replacement needs a layer whose attention can be switched off: \(reason)"
     case .mapCannotFoldBeforeBlock(let reason):
-      "--replace linear folds a map into the MLP output projection of the layer before the block: \(reason); use --replace layer or none"
+      "the linear replacement folds a map into the MLP output projection of the layer before the block: \(reason)"
     case .initializationCannotFold(let reason):
-      "--init linear folds a map into the replacement's MLP output projection: \(reason); use --init first or merge"
+      "the linear initialisation folds a map into the replacement's MLP output projection: \(reason)"
     case .missingParameter(let modelType, let name):
       "the \(modelType) layer's parameter table has no \(name) of its own"
     case .degenerateLinearFit:

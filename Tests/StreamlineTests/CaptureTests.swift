@@ -216,11 +216,10 @@ import Testing
     #expect(blocks[1].layers == best.layers.map { view[$0] })
     var refused = request
     refused.replacement = .layer
-    #expect(
-      Fixtures.message {
-        _ = try Compression.plan(
-          model: model, scoring: data.scoring, training: data.scoring, request: refused,
-          progress: { Progress($0, enabled: false) })
-      }?.contains("--replace none") == true)
+    #expect(throws: CompressionError.blocksNeedScoredRemoval(blocks: 2)) {
+      _ = try Compression.plan(
+        model: model, scoring: data.scoring, training: data.scoring, request: refused,
+        progress: { Progress($0, enabled: false) })
+    }
   }
 }
