@@ -72,4 +72,15 @@ struct LinearMapReplacement: Replacement {
         "fit_rows": Double(fitRows),
       ])
   }
+
+  func describe(_ record: PruneRecord) -> String {
+    var text =
+      "; layers \(record.start)–\(record.end - 1) removed, a linear map folded into layer \(record.start - 1)"
+    if let linearFit = record.linearFit {
+      text += String(
+        format: "\nvalidation MSE %.6f (plain removal %.6f)", linearFit["validation_mse"] ?? .nan,
+        linearFit["plain_removal_validation_mse"] ?? .nan)
+    }
+    return text
+  }
 }

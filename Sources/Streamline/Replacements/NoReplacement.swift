@@ -12,4 +12,14 @@ struct NoReplacement: Replacement {
   func make(_ context: ReplacementContext) throws -> ReplacementPart {
     ReplacementPart(removed: context.block.layers)
   }
+
+  func describe(_ record: PruneRecord) -> String {
+    var text = "; removed layers \(AnalysisReport.describe(record.removed))"
+    if let blocks = record.blocks {
+      text +=
+        " in \(blocks.count) blocks: "
+        + blocks.map { AnalysisReport.describe($0.layers) }.joined(separator: ", ")
+    }
+    return text
+  }
 }

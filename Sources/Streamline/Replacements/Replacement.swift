@@ -61,6 +61,10 @@ public protocol Replacement: Sendable {
 
   /// Makes the replacement from the captured states.
   func make(_ context: ReplacementContext) throws -> ReplacementPart
+
+  /// What `prune` says it did, after the counts: what went, what took its place and how well
+  /// it fits (`record` is what was written).
+  func describe(_ record: PruneRecord) -> String
 }
 
 /// What making a replacement has to hand.

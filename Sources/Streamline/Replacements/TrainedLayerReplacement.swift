@@ -191,4 +191,32 @@ struct TrainedLayerReplacement: Replacement {
     }
     return overrides
   }
+
+  func describe(_ record: PruneRecord) -> String {
+    var text =
+      "; layers \(record.start)–\(record.end - 1) replaced by one trained \(attentionOff ? "MLP" : "decoder layer")"
+    guard let training = record.training else { return text }
+    text += String(
+      format: "\nvalidation %@: %.6f at the start, %.6f best (step %d of %d)",
+      training.options.loss.rawValue, training.initialValidation, training.bestValidation,
+      training.bestStep, training.steps)
+    if let initialization = training.initialization {
+      text += "\ninitialisation \(initialization.chosen.rawValue)"
+      if initialization.validation.count > 1 {
+        text +=
+          " (validation "
+          + initialization.validation.sorted { $0.key < $1.key }.map {
+            String(format: "%@ %.6f", $0.key, $0.value)
+          }.joined(separator: ", ") + ")"
+      }
+    }
+    if let plain = training.plainRemovalValidation {
+      text += String(format: "; plain removal %.6f", plain)
+    }
+    text += String(format: "; %.0f tokens/s", training.tokensPerSecond)
+    if let healed = training.healedLayers, !healed.isEmpty {
+      text += "\nhealed beside it: layers \(healed.map(String.init).joined(separator: " and "))"
+    }
+    return text
+  }
 }
