@@ -13,31 +13,6 @@ public enum ImportanceMetric: String, Codable, Sendable, CaseIterable {
   case bi
 }
 
-/// What replaces the removed block.
-public enum ReplacementKind: String, Codable, Sendable, CaseIterable {
-  /// Plain removal: a block of n layers goes.
-  case none
-  /// One decoder layer of the model's own architecture, trained, replaces a block of n + 1
-  /// layers (initialised from the block's first layer).
-  case layer
-  /// A pre-norm gated MLP with a residual, trained, replaces a block of n + 1 layers; it is
-  /// written as a decoder layer whose attention output projection is zero.
-  case ffn
-  /// Training-free (ReplaceMe): a block of n layers goes and a least-squares linear map is
-  /// folded into the `down_proj` of the layer before it.
-  case linear
-
-  /// Layers in the scored block when the output has `n` layers fewer.
-  public func blockWidth(removing n: Int) -> Int {
-    self == .layer || self == .ffn ? n + 1 : n
-  }
-
-  /// The first state a block may start at (`linear` needs a layer before the block).
-  public var earliestStart: Int { self == .linear ? 1 : 0 }
-
-  public var isTrained: Bool { self == .layer || self == .ffn }
-}
-
 /// How many layers to take out.
 public enum RemovalRequest: Sendable, Equatable {
   case layers(Int)

@@ -7,6 +7,59 @@ import Tensors
 /// output), the least-squares map T with a + m·T ≈ h_i+n is folded into that layer's
 /// `down_proj`: W ← Tᵀ·W and b ← Tᵀ·b, so m becomes m·T with no extra parameters.
 public enum LinearReplacement {
+  /// The pairs the map is fitted on, for `sequences` (rows `offsets` of `inputs`, `targets`):
+  /// m, the MLP output of `layer` run on the input, and y = target − a, a the residual the MLP
+  /// adds to; and, when `plain`, the residual of plain removal, target − the layer's output.
+  /// `--replace linear` (the layer before the block, on h_start−1) and `--init linear` (the
+  /// replacement layer, on h_start) both fit through here.
+  static func pairs(
+    layer: any MLPOutputFolding, inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>,
+    lengths: [Int], sequences: [Int], plain withPlain: Bool = false
+  ) -> (m: Tensor, y: Tensor, plain: Tensor?) {
+    let c = layer.hiddenSize
+    let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+    let context = LayerContext(span: lengths.max() ?? 1)
+    let rows = sequences.reduce(0) { $0 + lengths[$1] }
+    let m = Tensor(uninitialized: [rows, c])  // [rows, C] MLP output
+    let y = Tensor(uninitialized: [rows, c])  // [rows, C] target − a
+    let plain = withPlain ? Tensor(uninitialized: [rows, c]) : nil  // [rows, C] target − x
+    var row = 0
+    for s in sequences {
+      let count = lengths[s]
+      let x = Tensor(uninitialized: [count, c])
+      x.pointer.update(from: inputs + offsets[s] * c, count: count * c)
+      let a = Tensor(uninitialized: [count, c])  // [count, C], with the output x = a + m
+      layer.forward(
+        x.pointer, batch: Batch(lengths: [count]), context: context, beforeMLP: a.pointer)
+      let target = targets + offsets[s] * c
+      let mRow = m.row(row)
+      let yRow = y.row(row)
+      for i in 0..<(count * c) {
+        mRow[i] = x.data[i] - a.data[i]
+        yRow[i] = target[i] - a.data[i]
+      }
+      if let plain {
+        let plainRow = plain.row(row)
+        for i in 0..<(count * c) { plainRow[i] = target[i] - x.data[i] }
+      }
+      row += count
+    }
+    return (m, y, plain)
+  }
+
+  /// The map fitted on `sequences`: T with `layer`'s MLP output m·T ≈ target − a, and the rows
+  /// it was fitted on. The one fit behind `--replace linear` and `--init linear`.
+  static func fit(
+    layer: any MLPOutputFolding, inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>,
+    lengths: [Int], sequences: [Int]
+  ) throws -> (map: [Double], rows: Int) {
+    let fitting = pairs(
+      layer: layer, inputs: inputs, targets: targets, lengths: lengths, sequences: sequences)
+    let map = try fit(
+      m: fitting.m.pointer, y: fitting.y.pointer, rows: fitting.m.rows, width: layer.hiddenSize)
+    return (map, fitting.m.rows)
+  }
+
   /// T (`[C, C]`, row-major: input feature by output feature) minimising ‖m·T − y‖² over the
   /// rows, from the normal equations in Double, solved by Cholesky. A tiny ridge is added only
   /// if mᵀm is numerically singular.
@@ -36,8 +89,7 @@ public enum LinearReplacement {
       factor = gram
       for i in 0..<c { factor[i * c + i] += 1e-6 * trace / Double(c) + 1e-12 }
       guard cholesky(&factor, size: c) else {
-        throw StreamlineError.badRequest(
-          "the MLP outputs before the block are degenerate; the linear map cannot be fitted")
+        throw CompressionError.degenerateLinearFit
       }
     }
     return solve(factor, cross, size: c)

@@ -193,49 +193,7 @@ public struct PruneRecord: Sendable {
   public var text: String {
     var text =
       "wrote \(output): \(removed.count) layers fewer (\(layersAfter) of \(layersBefore)), \(Format.count(parametersAfter)) of \(Format.count(parametersBefore)) parameters"
-    switch replacement {
-    case .none:
-      text += "; removed layers \(AnalysisReport.describe(removed))"
-      if let blocks {
-        text +=
-          " in \(blocks.count) blocks: "
-          + blocks.map { AnalysisReport.describe($0.layers) }.joined(separator: ", ")
-      }
-    case .layer, .ffn:
-      text +=
-        "; layers \(start)–\(end - 1) replaced by one trained \(replacement == .layer ? "decoder layer" : "MLP")"
-      if let training {
-        text += String(
-          format: "\nvalidation %@: %.6f at the start, %.6f best (step %d of %d)",
-          training.options.loss.rawValue, training.initialValidation, training.bestValidation,
-          training.bestStep, training.steps)
-        if let initialization = training.initialization {
-          text += "\ninitialisation \(initialization.chosen.rawValue)"
-          if initialization.validation.count > 1 {
-            text +=
-              " (validation "
-              + initialization.validation.sorted { $0.key < $1.key }.map {
-                String(format: "%@ %.6f", $0.key, $0.value)
-              }.joined(separator: ", ") + ")"
-          }
-        }
-        if let plain = training.plainRemovalValidation {
-          text += String(format: "; plain removal %.6f", plain)
-        }
-        text += String(format: "; %.0f tokens/s", training.tokensPerSecond)
-        if let healed = training.healedLayers, !healed.isEmpty {
-          text += "\nhealed beside it: layers \(healed.map(String.init).joined(separator: " and "))"
-        }
-      }
-    case .linear:
-      text +=
-        "; layers \(start)–\(end - 1) removed, a linear map folded into layer \(start - 1)"
-      if let linearFit {
-        text += String(
-          format: "\nvalidation MSE %.6f (plain removal %.6f)", linearFit["validation_mse"] ?? .nan,
-          linearFit["plain_removal_validation_mse"] ?? .nan)
-      }
-    }
+    text += replacement.implementation.describe(self)
     if let capture {
       text += String(
         format: "\ntraining states: %d states × %d tokens (%.2f GiB, %@), captured in %.1f s",

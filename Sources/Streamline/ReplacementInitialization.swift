@@ -44,41 +44,17 @@ public enum ReplacementInitialization {
     sequences: [Int], modelType: String
   ) throws -> Int {
     guard let folding = layer as? any MLPOutputFolding else {
-      let why = layer.reasonLacking(
-        .mlpOutputFolding,
-        otherwise: "which \(modelType) layers do not add straight into the residual stream")
-      throw StreamlineError.badRequest(
-        "--init linear folds a map into the replacement's MLP output projection: \(why); use --init first or merge"
-      )
+      throw CompressionError.initializationCannotFold(
+        reason: layer.reasonLacking(
+          .mlpOutputFolding,
+          otherwise: "which \(modelType) layers do not add straight into the residual stream"))
     }
-    let c = data.width
-    let offsets = data.offsets
-    let rows = sequences.reduce(0) { $0 + data.lengths[$1] }
-    let m = Tensor(uninitialized: [rows, c])  // [rows, C] MLP output
-    let y = Tensor(uninitialized: [rows, c])  // [rows, C] target − a
-    let context = LayerContext(span: data.lengths.max() ?? 1)
-    var row = 0
-    for s in sequences {
-      let count = data.lengths[s]
-      let x = Tensor(uninitialized: [count, c])
-      x.pointer.update(from: data.inputs + offsets[s] * c, count: count * c)
-      let a = Tensor(uninitialized: [count, c])
-      folding.forward(
-        x.pointer, batch: Batch(lengths: [count]), context: context, beforeMLP: a.pointer)
-      let target = targets + offsets[s] * c
-      let mRow = m.row(row)
-      let yRow = y.row(row)
-      for i in 0..<(count * c) {
-        mRow[i] = x.data[i] - a.data[i]
-        yRow[i] = target[i] - a.data[i]
-      }
-      row += count
-    }
-    let t = try LinearReplacement.fit(m: m.pointer, y: y.pointer, rows: rows, width: c)
+    let (t, rows) = try LinearReplacement.fit(
+      layer: folding, inputs: data.inputs, targets: targets, lengths: data.lengths,
+      sequences: sequences)
     let names = folding.mlpOutputProjection
     guard let weight = tensor(named: names.weight, in: layer) else {
-      throw StreamlineError.badRequest(
-        "the \(modelType) layer's parameter table has no \(names.weight) of its own")
+      throw CompressionError.missingParameter(modelType: modelType, name: names.weight)
     }
     let bias = names.bias.flatMap { tensor(named: $0, in: layer) }
     let (folded, foldedBias) = LinearReplacement.fold(t, into: weight, bias: bias)

@@ -2,20 +2,6 @@ import Foundation
 import Models
 import Tensors
 
-/// The loss a replacement is trained with.
-public enum TrainingLoss: String, Codable, Sendable, CaseIterable {
-  /// Mean squared error between R(h_i) and h_i+k over every token (LLM-Streamline).
-  case mse
-  /// The language-model loss of the whole pruned model, every other weight frozen.
-  case lm
-  /// Distillation: KL(original ‖ pruned) of the next-token distributions (temperature 1),
-  /// through the frozen rest of the model, the teacher read from the original's h_L.
-  case kd
-
-  /// Whether training backpropagates through the layers after the block and the head.
-  public var throughTop: Bool { self != .mse }
-}
-
 /// Settings of replacement training; defaults from the design notes.
 public struct TrainingOptions: Codable, Sendable {
   /// Distillation by default: on a real pretrained model the hidden-state MSE recovered 5% of
@@ -259,6 +245,8 @@ public final class ReplacementTrainer {
   let replacementStage: Int
   let data: TrainingData
   let options: TrainingOptions
+  /// The loss, from `options.loss`.
+  let objective: any TrainingObjective
   let top: FrozenTop?
   let context: LayerContext
 
@@ -267,20 +255,19 @@ public final class ReplacementTrainer {
     layer: any DecoderLayer, trainable: [Int]? = nil, data: TrainingData, options: TrainingOptions,
     top: FrozenTop? = nil, neighbors: HealedNeighbors? = nil
   ) throws {
-    guard options.loss == .mse || top != nil else {
-      preconditionFailure("the language-model and distillation losses need the frozen top")
-    }
-    guard options.loss != .kd || data.teacher != nil else {
-      preconditionFailure("distillation needs the original model's final states")
+    let objective = options.loss.objective
+    guard !objective.throughTop || top != nil else {
+      preconditionFailure("a loss at the model's output needs the frozen top")
     }
     guard neighbors?.before == nil || data.preceding != nil else {
       preconditionFailure("healing the layer before the block needs its input states")
     }
-    guard neighbors?.after == nil || options.loss.throughTop else {
+    guard neighbors?.after == nil || objective.throughTop else {
       preconditionFailure("the layer after the block trains only through the frozen top")
     }
     self.data = data
     self.options = options
+    self.objective = objective
     self.top = top
     var stages: [Stage] = []
     let scale = neighbors?.rateScale ?? 1
@@ -304,8 +291,7 @@ public final class ReplacementTrainer {
     train: [Int], validation: [Int]
   ) {
     guard count >= 2 else {
-      throw StreamlineError.badRequest(
-        "replacement training needs at least 2 training sequences (one held out), not \(count)")
+      throw CompressionError.tooFewSequencesToSplit(count)
     }
     var generator = SplitMix(seed: seed ^ 0x5EED)
     var order = Array(0..<count)
@@ -314,21 +300,15 @@ public final class ReplacementTrainer {
     return (Array(order[held...]).sorted(), Array(order[..<held]).sorted())
   }
 
-  /// Copies the rows of `sequences` into one batch: inputs (the first stage's), targets and the
-  /// batch layout.
-  /// The target rows are h_i+k for MSE and the teacher's h_L for distillation.
+  /// Copies the rows of `sequences` into one batch: inputs (the first stage's), the
+  /// objective's targets and the batch layout.
   func gather(_ sequences: [Int]) -> (Tensor, Tensor?, Batch, [[Int]]) {
     let offsets = data.offsets
     let lengths = sequences.map { data.lengths[$0] }
     let rows = lengths.reduce(0, +)
     let x = Tensor(uninitialized: [rows, data.width])
     let input = replacementStage > 0 ? data.preceding! : data.inputs
-    let source: UnsafePointer<Float>? =
-      switch options.loss {
-      case .mse: data.targets
-      case .lm: nil
-      case .kd: data.teacher
-      }
+    let source = objective.targets(in: data)
     let y = source.map { _ in Tensor(uninitialized: [rows, data.width]) }
     var row = 0
     for s in sequences {
@@ -351,33 +331,9 @@ public final class ReplacementTrainer {
     var weight = 0.0
     for start in stride(from: 0, to: sequences.count, by: options.microBatch) {
       let part = Array(sequences[start..<min(sequences.count, start + options.microBatch)])
-      let (x, y, batch, tokens) = gather(part)
-      for (index, stage) in stages.enumerated() where !identity || index != replacementStage {
-        stage.layer.forward(x.pointer, batch: batch, context: context)
-      }
-      switch options.loss {
-      case .mse:
-        let loss = Kernels.mseLoss(x.pointer, target: y!.pointer, count: x.count)
-        total += loss * Double(x.count)
-        weight += Double(x.count)
-      case .lm:
-        let top = top!
-        try top.forward(x.pointer, batch: batch, context: context)
-        let (loss, count) = LanguageModelLoss.compute(
-          x: x.pointer, rows: batch.rows, targets: LanguageModelLoss.nextTokenTargets(tokens),
-          head: top.head)
-        total += loss * Double(count)
-        weight += Double(count)
-      case .kd:
-        let top = top!
-        try top.forward(x.pointer, batch: batch, context: context)
-        let loss = Distillation.compute(
-          x: x.pointer, teacher: y!.pointer, rows: batch.rows, head: top.head,
-          teacherHead: top.teacherHead)
-        total += loss * Double(batch.rows)
-        weight += Double(batch.rows)
-      }
-      try MatMul.checkFailures()
+      let (loss, count) = try pass(part, identity: identity, gradientScale: nil)
+      total += loss * count
+      weight += count
     }
     return total / max(1, weight)
   }
@@ -391,15 +347,31 @@ public final class ReplacementTrainer {
 
   /// One micro-batch forward and backward; gradients are added, scaled by `scale`.
   func accumulate(_ sequences: [Int], scale: Float) throws -> Double {
+    try pass(sequences, gradientScale: scale).loss
+  }
+
+  /// One micro-batch through the training stages, the frozen top when the loss is at the
+  /// model's output, and the objective's loss: forward only without `gradientScale`
+  /// (evaluation), else backward too, gradients added scaled by it (training). The loss is the
+  /// same code either way; only whether activations are saved and the gradient taken differs.
+  func pass(_ sequences: [Int], identity: Bool = false, gradientScale scale: Float?) throws -> (
+    loss: Double, weight: Double
+  ) {
     let (x, y, batch, tokens) = gather(sequences)
+    guard let scale else {
+      for (index, stage) in stages.enumerated() where !identity || index != replacementStage {
+        stage.layer.forward(x.pointer, batch: batch, context: context)
+      }
+      if objective.throughTop { try top!.forward(x.pointer, batch: batch, context: context) }
+      let result = objective.loss(
+        x: x, targets: y, batch: batch, tokens: tokens, top: top, gradient: nil, scale: 1)
+      try MatMul.checkFailures()
+      return result
+    }
     let saved = stages.map { $0.layer.forwardSaving(x.pointer, batch: batch, context: context) }
     let gradient = Tensor(zeros: x.shape)  // [rows, C], dL/d(R's output)
-    let loss: Double
-    switch options.loss {
-    case .mse:
-      loss = Kernels.mseLoss(
-        x.pointer, target: y!.pointer, count: x.count, gradient: gradient.pointer, scale: scale)
-    case .lm, .kd:
+    let result: (loss: Double, weight: Double)
+    if objective.throughTop {
       let top = top!
       // Keep each frozen layer's activations when they fit `frozenActivationBytes` (as
       // autograd does); beyond it keep only its input and recompute them in the backward.
@@ -417,18 +389,9 @@ public final class ReplacementTrainer {
           frozen.forward(x.pointer, batch: batch, context: context)
         }
       }
-      if options.loss == .lm {
-        let targets = LanguageModelLoss.nextTokenTargets(tokens)
-        let predicted = targets.filter { $0 >= 0 }.count
-        (loss, _) = LanguageModelLoss.compute(
-          x: x.pointer, rows: batch.rows, targets: targets, head: top.head, dx: gradient.pointer,
-          gradientScale: scale / Float(max(1, predicted)))
-      } else {
-        loss = Distillation.compute(
-          x: x.pointer, teacher: y!.pointer, rows: batch.rows, head: top.head,
-          teacherHead: top.teacherHead, dx: gradient.pointer,
-          gradientScale: scale / Float(max(1, batch.rows)))
-      }
+      result = objective.loss(
+        x: x, targets: y, batch: batch, tokens: tokens, top: top, gradient: gradient.pointer,
+        scale: scale)
       if keep {
         for (i, saved) in kept.enumerated().reversed() {
           try top.layer(i).backward(saved, gradient: gradient.pointer, into: nil, context: context)
@@ -440,13 +403,17 @@ public final class ReplacementTrainer {
             context: context)
         }
       }
+    } else {
+      result = objective.loss(
+        x: x, targets: y, batch: batch, tokens: tokens, top: top, gradient: gradient.pointer,
+        scale: scale)
     }
     for (stage, saved) in zip(stages, saved).reversed() {
       stage.layer.backward(
         saved, gradient: gradient.pointer, into: stage.gradients, context: context)
     }
     try MatMul.checkFailures()
-    return loss
+    return result
   }
 
   /// Floats a frozen layer's saved activations take per row, bounded from its parameter table:
@@ -473,7 +440,7 @@ public final class ReplacementTrainer {
       AdamW(parameters: $0.trainable, weightDecay: options.weightDecay)
     }
 
-    let plain = options.loss == .mse ? try evaluate(validationSet, identity: true) : nil
+    let plain = objective.reportsPlainRemoval ? try evaluate(validationSet, identity: true) : nil
     let initial = try evaluate(validationSet)
     var best = initial
     var bestStep = 0

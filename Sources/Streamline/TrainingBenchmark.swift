@@ -55,7 +55,8 @@ public struct TrainingBenchmark: Codable, Sendable {
           config.randomLayer(precision: .f32, using: &generator)
         },
         head: config.randomHead(precision: .f32, using: &generator),
-        teacherHead: loss == .kd ? config.randomHead(precision: precision, using: &generator) : nil)
+        teacherHead: loss.objective.needsTeacherHead
+          ? config.randomHead(precision: precision, using: &generator) : nil)
     }
     let tokens = (0..<sequences).map { _ in
       (0..<length).map { _ in Int(generator.next() % UInt64(config.vocabSize)) }

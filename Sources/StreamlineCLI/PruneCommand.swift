@@ -271,10 +271,15 @@ struct Prune: ParsableCommand {
           trainTokens: training.trainTokens, statsFiles: merged == nil ? nil : stats)
       }
     }
-    let plan = try Compression.plan(
-      model: loaded, scoring: request.sums == nil ? data?.scoring ?? [] : [],
-      training: data?.training ?? [], request: request,
-      progress: { Progress($0, unit: "tokens") })
+    let plan: CompressionPlan
+    do {
+      plan = try Compression.plan(
+        model: loaded, scoring: request.sums == nil ? data?.scoring ?? [] : [],
+        training: data?.training ?? [], request: request,
+        progress: { Progress($0, unit: "tokens") })
+    } catch let error as CompressionError {
+      throw PruneRequestError(error)
+    }
     if stopAfterCapture {
       emit(try Format.json(plan.capture))
       return

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Streamline
 import Testing
 
 @testable import StreamlineCLI
@@ -65,5 +66,21 @@ import Testing
       try StreamlineCommand.parseAsRoot(["tokenize", tokenizer, "--file", "x.jsonl"])
         as? TokenizeCommand)
     #expect(jsonl.isJSONL)
+  }
+}
+
+/// The library's typed compression errors reach the user in `prune`'s flag names.
+@Suite struct CompressionErrorWordingTests {
+  @Test func requestErrorsNameTheFlags() {
+    #expect(
+      CompressionError.healingNeedsTrainedReplacement.flagWording
+        == "--heal-neighbors trains the layers next to a trained replacement: it needs --replace layer or ffn"
+    )
+    #expect(
+      CompressionError.noLayerBeforeBlock(.linear).flagWording
+        == "--replace linear folds the map into the layer before the block; the block cannot start at layer 0"
+    )
+    #expect(!CompressionError.healingNeedsTrainedReplacement.description.contains("--"))
+    #expect("\(PruneRequestError(.blocksBelowOne(0)))" == "--blocks must be at least 1, not 0")
   }
 }

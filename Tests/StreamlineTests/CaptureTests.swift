@@ -138,7 +138,7 @@ import Testing
     let store = try StateStore(
       states: capture.states, rows: capture.tokens, width: model.config.hiddenSize,
       memoryLimit: 0)
-    try Compression.capture(model: model, sequences: data.training, into: store, memoryBudget: 1)
+    try StateCapture.run(model: model, sequences: data.training, into: store, memoryBudget: 1)
     let c = model.config.hiddenSize
     try model.forward(
       data.training,
@@ -195,8 +195,8 @@ import Testing
   }
 
   @Test func severalBlocksAreChosenOnThePrunedView() throws {
-    #expect(Compression.blockSizes(7, into: 3) == [3, 2, 2])
-    #expect(Compression.blockSizes(4, into: 4) == [1, 1, 1, 1])
+    #expect(BlockSelection.blockSizes(7, into: 3) == [3, 2, 2])
+    #expect(BlockSelection.blockSizes(4, into: 4) == [1, 1, 1, 1])
     let model = try model()
     let data = try draw(CalibrationCounts(scoring: 8))
     var request = CompressionRequest()
@@ -223,11 +223,10 @@ import Testing
     #expect(blocks[1].layers == best.layers.map { view[$0] })
     var refused = request
     refused.replacement = .layer
-    #expect(
-      Fixtures.message {
-        _ = try Compression.plan(
-          model: model, scoring: data.scoring, training: data.scoring, request: refused,
-          progress: { Progress($0, enabled: false) })
-      }?.contains("--replace none") == true)
+    #expect(throws: CompressionError.blocksNeedScoredRemoval(blocks: 2)) {
+      _ = try Compression.plan(
+        model: model, scoring: data.scoring, training: data.scoring, request: refused,
+        progress: { Progress($0, enabled: false) })
+    }
   }
 }

@@ -142,20 +142,18 @@ import Testing
   @Test func impossibleTrainingRequestsFailClearly() throws {
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
     let few = try sequences(9)
-    #expect(
-      Fixtures.message {
-        _ = try Compression.plan(
-          model: model, sequences: few, request: request(.layer),
-          progress: { Progress($0, enabled: false) })
-      }?.contains("--train-samples") == true)
+    #expect(throws: CompressionError.tooFewTrainingSequences(.layer)) {
+      _ = try Compression.plan(
+        model: model, sequences: few, request: request(.layer),
+        progress: { Progress($0, enabled: false) })
+    }
     var linear = request(.linear)
     linear.layers = [0, 1]
-    #expect(
-      Fixtures.message {
-        _ = try Compression.plan(
-          model: model, sequences: try sequences(), request: linear,
-          progress: { Progress($0, enabled: false) })
-      }?.contains("cannot start at layer 0") == true)
+    #expect(throws: CompressionError.noLayerBeforeBlock(.linear)) {
+      _ = try Compression.plan(
+        model: model, sequences: try sequences(), request: linear,
+        progress: { Progress($0, enabled: false) })
+    }
   }
 
   @Test func spilledStatesRoundTrip() throws {

@@ -1,0 +1,71 @@
+import Models
+
+/// Requests `Compression` cannot carry out, typed so that callers can tell them apart; each
+/// carries the values it is about. The wording here is the library's, in its own terms; the
+/// command line words them with its flag names (`StreamlineCLI`'s `CompressionError.flagWording`).
+public enum CompressionError: Error, CustomStringConvertible, Equatable {
+  /// `--blocks` below 1.
+  case blocksBelowOne(Int)
+  /// More than one block, with something other than scored plain removal.
+  case blocksNeedScoredRemoval(blocks: Int)
+  /// More blocks than layers to remove.
+  case moreBlocksThanLayers(blocks: Int, layers: Int)
+  /// Neighbours heal only beside a trained replacement.
+  case healingNeedsTrainedReplacement
+  /// A fitted or trained replacement with fewer than 2 training sequences.
+  case tooFewTrainingSequences(ReplacementKind)
+  /// Given layers that are not one block, for a replacement that takes one block's place.
+  case scatteredBlock(ReplacementKind)
+  /// A block starting at layer 0 for a replacement that folds into the layer before it.
+  case noLayerBeforeBlock(ReplacementKind)
+  /// Scoring statistics of another depth than the model's.
+  case statisticsDepth(statistics: Int, model: Int)
+  case noScoringSequences
+  /// The training split needs one sequence held out and one to train.
+  case tooFewSequencesToSplit(Int)
+  /// The replacement's layer cannot switch its attention off (`ffn`); `reason` says why.
+  case attentionCannotSwitchOff(reason: String)
+  /// The layer before the block cannot take the linear map (`linear`); `reason` says why.
+  case mapCannotFoldBeforeBlock(reason: String)
+  /// The replacement layer cannot take the linear map (`--init linear`); `reason` says why.
+  case initializationCannotFold(reason: String)
+  /// A layer's parameter table lacks a tensor of its own the fold writes.
+  case missingParameter(modelType: String, name: String)
+  /// The MLP outputs are degenerate: no linear map can be fitted.
+  case degenerateLinearFit
+
+  public var description: String {
+    switch self {
+    case .blocksBelowOne(let blocks):
+      "at least 1 block is needed, not \(blocks)"
+    case .blocksNeedScoredRemoval(let blocks):
+      "removal in \(blocks) blocks rescores the pruned model after each block: it needs plain removal, scoring (not given layers) and no given scores"
+    case .moreBlocksThanLayers(let blocks, let layers):
+      "removal in \(blocks) blocks needs at least as many layers to remove, not \(layers)"
+    case .healingNeedsTrainedReplacement:
+      "healing trains the layers next to a trained replacement: it needs the layer or ffn replacement"
+    case .tooFewTrainingSequences(let kind):
+      "the \(kind.rawValue) replacement needs at least 2 training sequences beyond the scored ones"
+    case .scatteredBlock(let kind):
+      "the \(kind.rawValue) replacement needs a contiguous block of layers"
+    case .noLayerBeforeBlock(let kind):
+      "the \(kind.rawValue) replacement folds the map into the layer before the block; the block cannot start at layer 0"
+    case .statisticsDepth(let statistics, let model):
+      "the scoring statistics are of \(statistics) layers, the model has \(model)"
+    case .noScoringSequences:
+      "no calibration sequences to score"
+    case .tooFewSequencesToSplit(let count):
+      "replacement training needs at least 2 training sequences (one held out), not \(count)"
+    case .attentionCannotSwitchOff(let reason):
+      "the ffn replacement needs a layer whose attention can be switched off: \(reason)"
+    case .mapCannotFoldBeforeBlock(let reason):
+      "the linear replacement folds a map into the MLP output projection of the layer before the block: \(reason)"
+    case .initializationCannotFold(let reason):
+      "the linear initialisation folds a map into the replacement's MLP output projection: \(reason)"
+    case .missingParameter(let modelType, let name):
+      "the \(modelType) layer's parameter table has no \(name) of its own"
+    case .degenerateLinearFit:
+      "the MLP outputs before the block are degenerate; the linear map cannot be fitted"
+    }
+  }
+}

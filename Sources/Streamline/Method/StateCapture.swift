@@ -1,0 +1,81 @@
+import Foundation
+import Models
+import Tensors
+
+/// What capturing the training states cost.
+public struct CaptureReport: Codable, Sendable {
+  /// The states kept (block input, and output or the state before the block).
+  public let states: [Int]
+  public let sequences: Int
+  public let tokens: Int
+  /// Bytes of states kept, and whether they went to a scratch file.
+  public let bytes: Int
+  public let spilled: Bool
+  /// Decoder layers each training sequence went through.
+  public let layersRun: Int
+  public let seconds: Double
+
+  enum CodingKeys: String, CodingKey {
+    case states, sequences, tokens, bytes, spilled, seconds
+    case layersRun = "layers_run"
+  }
+}
+
+/// The capture of the states training needs: only those asked for, each sequence run only as
+/// far as the last of them, so training memory does not grow with depth.
+public enum StateCapture {
+  /// The residual states `states` of every training sequence, in memory up to
+  /// `request.trainingMemory` bytes and spilled beside the output beyond; nil when none are
+  /// asked for.
+  static func capture(
+    _ states: [Int], model: DecoderModel, sequences: [[Int]], request: CompressionRequest,
+    progress: (String) -> Progress
+  ) throws -> (store: StateStore, report: CaptureReport)? {
+    guard !states.isEmpty else { return nil }
+    let began = Date()
+    let store = try StateStore(
+      states: states, rows: sequences.reduce(0) { $0 + $1.count },
+      width: model.config.hiddenSize, memoryLimit: request.trainingMemory,
+      directory: request.spillDirectory)
+    try run(
+      model: model, sequences: sequences, into: store, memoryBudget: request.memoryBudget,
+      progress: progress("capturing training states"))
+    let report = CaptureReport(
+      states: states, sequences: sequences.count, tokens: store.rows,
+      bytes: states.count * store.rows * store.width * MemoryLayout<Float>.size,
+      spilled: store.isSpilled, layersRun: states.max()!,
+      seconds: Date().timeIntervalSince(began))
+    return (store, report)
+  }
+
+  /// Copies states `store.states` of every sequence into `store`, rows end to end: sequences go
+  /// through in groups of at most `memoryBudget` bytes of residual stream, and only through
+  /// the layers before the last state kept.
+  public static func run(
+    model: DecoderModel, sequences: [[Int]], into store: StateStore, memoryBudget: Int,
+    layers view: [Int]? = nil, progress: Progress? = nil
+  ) throws {
+    let c = model.config.hiddenSize
+    let last = store.states.max() ?? 0
+    let order = Array((view ?? Array(0..<model.config.numLayers)).prefix(last))
+    let lengths = sequences.map(\.count)
+    let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+    // The residual stream and the layer's own temporaries, about twice the stream.
+    let rowLimit = max(1, memoryBudget / (2 * c * MemoryLayout<Float>.size))
+    let groups = Batch(lengths: lengths).chunks(rowLimit: rowLimit)
+    for (g, group) in groups.enumerated() {
+      try model.forward(
+        Array(sequences[group]), layers: order,
+        hiddenState: { state, x, batch in
+          guard store.contains(state) else { return }
+          for s in group {
+            let segment = batch.segments[s - group.lowerBound]
+            store.pointer(state: state).advanced(by: offsets[s] * c)
+              .update(from: x.row(segment.lowerBound), count: segment.count * c)
+          }
+        })
+      store.release(rows: offsets[group.lowerBound]..<offsets[group.upperBound])
+      progress?.update(g + 1, of: groups.count, amount: Double(offsets[group.upperBound]))
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import Streamline
+
+/// A `CompressionError` as `prune` words it: with the flags the user gave or can give.
+struct PruneRequestError: Error, CustomStringConvertible {
+  let description: String
+
+  init(_ error: CompressionError) { description = error.flagWording }
+}
+
+extension CompressionError {
+  /// The error in `prune`'s flag names; what no flag can change keeps the library's words.
+  var flagWording: String {
+    switch self {
+    case .blocksBelowOne(let blocks):
+      "--blocks must be at least 1, not \(blocks)"
+    case .blocksNeedScoredRemoval(let blocks):
+      "--blocks \(blocks) rescores the pruned model after each block: it needs --replace none, scoring (not --layers) and no --stats"
+    case .moreBlocksThanLayers(let blocks, let layers):
+      "--blocks \(blocks) needs at least as many layers to remove, not \(layers)"
+    case .healingNeedsTrainedReplacement:
+      "--heal-neighbors trains the layers next to a trained replacement: it needs --replace layer or ffn"
+    case .tooFewTrainingSequences(let kind):
+      "--replace \(kind.rawValue) needs training sequences beyond the scored ones: give --train-samples of at least 2"
+    case .scatteredBlock(let kind):
+      "--replace \(kind.rawValue) needs a contiguous block of --layers"
+    case .noLayerBeforeBlock(let kind):
+      "--replace \(kind.rawValue) folds the map into the layer before the block; the block cannot start at layer 0"
+    case .attentionCannotSwitchOff(let reason):
+      "--replace ffn needs a layer whose attention can be switched off: \(reason); use --replace layer"
+    case .mapCannotFoldBeforeBlock(let reason):
+      "--replace linear folds a map into the MLP output projection of the layer before the block: \(reason); use --replace layer or none"
+    case .initializationCannotFold(let reason):
+      "--init linear folds a map into the replacement's MLP output projection: \(reason); use --init first or merge"
+    case .statisticsDepth, .noScoringSequences, .tooFewSequencesToSplit, .missingParameter,
+      .degenerateLinearFit:
+      description
+    }
+  }
+}
