@@ -146,6 +146,13 @@ struct Prune: ParsableCommand {
   @Flag(help: "Print one JSON object instead of text.")
   var json = false
 
+  @Option(help: "Also write the pruned model as this GGUF file for llama.cpp (see export).")
+  var gguf: String?
+
+  @Option(
+    name: .customLong("gguf-type"), help: "The GGUF file's weight type: f32, f16, bf16 or q8_0.")
+  var ggufType: GGUFExport.FileType = .f32
+
   @Option(
     name: .customLong("eval-samples"),
     help:
@@ -185,6 +192,9 @@ struct Prune: ParsableCommand {
       throw ValidationError("--calibration is required to score layers or train a replacement")
     }
     _ = try shardBytes()
+    if let gguf {
+      try GGUFTarget.check(gguf, inputs: [model.path, output], force: force, flag: "--gguf")
+    }
   }
 
   func shardBytes() throws -> Int {
@@ -199,6 +209,7 @@ struct Prune: ParsableCommand {
     let loaded = try model.load()
     let config = loaded.config
     guard let folder = loaded.folder else { return }
+    if gguf != nil { try GGUFExport.requireExportable(config) }
     var request = CompressionRequest()
     request.removal = removal.request
     request.metric = removal.metric
@@ -282,6 +293,10 @@ struct Prune: ParsableCommand {
         sequences: held, progress: Progress("held-out perplexity", unit: "models"))
       try evaluation.record(in: URL(fileURLWithPath: output))
       record.evaluation = evaluation
+    }
+    if let gguf {
+      try GGUFExport(folder: URL(fileURLWithPath: output), fileType: ggufType).write(
+        to: gguf, progress: Progress("writing GGUF", unit: "MB"))
     }
     emit(json ? try Format.json(record.summary) : record.text)
   }
