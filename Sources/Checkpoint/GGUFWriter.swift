@@ -114,7 +114,9 @@ public enum GGUFWriter {
   ) throws -> Int {
     let head = try header(entries, tensors: tensors, alignment: alignment).count
     guard let last = tensors.last else { return head }
-    return head + offsets(tensors, alignment: alignment).last! + last.byteCount
+    let end = offsets(tensors, alignment: alignment).last! + last.byteCount
+    // Every tensor is padded to the alignment, the last one included (as gguf-py writes).
+    return head + (end + alignment - 1) / alignment * alignment
   }
 
   /// Writes the file at `path`, atomically: a temporary file beside it is written, synced and
