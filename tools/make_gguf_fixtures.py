@@ -9,6 +9,14 @@ tensors are F32, F16, BF16 and Q8_0 (quantized by gguf.quants, llama.cpp's refer
 with values x_i = ((37 i + k) mod 101 − 50) · scale / 7 (computed in float64, rounded once to
 float32), which Swift recomputes bit for bit. Needs gguf and
 numpy; llama.cpp's vendored gguf-py is used when GGUF_PY points at it.
+
+Tests/Fixtures/gguf/llama-converter-f32.gguf is llama.cpp's own converter's output for the tiny
+Llama evaluation fixture (GGUFExportTests compares Streamline's export with it):
+
+    cd LLAMA_CPP && PYTHONPATH=gguf-py python convert_hf_to_gguf.py \
+        Tests/Fixtures/eval/models/llama --outtype f32 --outfile llama-converter-f32.gguf
+
+(llama.cpp from llama-cpp-python 0.3.36's sdist; see tools/check_gguf_llamacpp.py.)
 """
 
 import os
