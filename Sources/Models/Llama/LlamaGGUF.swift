@@ -5,10 +5,17 @@ import Foundation
 /// `Qwen2Model`): Llama and Mistral are llama.cpp's `llama` architecture, whose q and k
 /// projections are stored with the rotary permutation (llama.cpp rotates adjacent pairs); Qwen2
 /// is `qwen2`, rotated as Hugging Face does (NeoX style), so stored as it is. llama.cpp's `llama`
-/// and `qwen2` attend over the whole context: a Mistral or Qwen2 sliding window is not carried
+/// Qwen3 is `qwen3` (Qwen2's layout plus per-head q/k norms). llama.cpp's `llama`, `qwen2`
+/// and `qwen3` attend over the whole context: a Mistral or Qwen2 sliding window is not carried
 /// (the converter does not either), which changes nothing for sequences no longer than the window.
 extension LlamaConfig: GGUFNaming {
-  public var ggufArchitecture: String { modelType == "qwen2" ? "qwen2" : "llama" }
+  public var ggufArchitecture: String {
+    switch modelType {
+    case "qwen2": return "qwen2"
+    case "qwen3": return "qwen3"
+    default: return "llama"
+    }
+  }
 
   var permutesRotary: Bool { ggufArchitecture == "llama" }
 
@@ -35,6 +42,14 @@ extension LlamaConfig: GGUFNaming {
   }
 
   public func ggufTensors() throws -> [GGUFTensorPlan] {
+    try ggufTensors(layerTensors: layerTensors)
+  }
+
+  /// The tensors, with each layer's Hugging Face tensors from `layerTensors` (Qwen3 adds its q/k
+  /// norms to Llama's).
+  func ggufTensors(layerTensors: (Int) -> [(name: String, shape: [Int])]) throws
+    -> [GGUFTensorPlan]
+  {
     var plans = [
       GGUFTensorPlan(
         "token_embd.weight", source: Self.embeddingName, shape: [vocabSize, hiddenSize])
