@@ -181,6 +181,8 @@ def main() -> None:
     parser.add_argument("--llama-src", type=Path, required=True)
     parser.add_argument("--build", type=Path, default=Path("/work/llama-build"))
     parser.add_argument("--streamline", default=".build/release/streamline")
+    parser.add_argument("--streamline-eval", default=None,
+                        help="the binary for tokenize and eval (default: --streamline)")
     parser.add_argument("--text", type=Path, required=True)
     parser.add_argument("--chars", type=int, default=40000)
     parser.add_argument("--ctx", type=int, default=512)
@@ -191,6 +193,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/work/gguf-check"))
     parser.add_argument("--skip-converter", action="store_true")
     args = parser.parse_args()
+    evaluator = args.streamline_eval or args.streamline
 
     args.work.mkdir(parents=True, exist_ok=True)
     bin_dir = build_llama(args.llama_src, args.build, args.jobs)
@@ -214,7 +217,7 @@ def main() -> None:
                  "f32", "--outfile", reference], env=env)
             row["converter"] = compare_gguf(gguf, f32, reference)
         theirs = llama_tokens(bin_dir, f32, text_file)
-        ours = streamline_tokens(args.streamline, folder, text_file)
+        ours = streamline_tokens(evaluator, folder, text_file)
         row["tokens"] = {"llama.cpp": len(theirs), "streamline": len(ours),
                          "equal": theirs == ours,
                          "first_difference": next((i for i, (x, y) in enumerate(zip(theirs, ours))
@@ -226,7 +229,7 @@ def main() -> None:
         chunks = min(args.chunks, len(ours) // args.ctx)
         row["chunks"] = chunks
         row["streamline_f32"] = streamline_chunk_perplexity(
-            args.streamline, folder, ours, bos, args.ctx, chunks, args.work, "f32")
+            evaluator, folder, ours, bos, args.ctx, chunks, args.work, "f32")
         row["llama"] = {}
         for kind in args.types.split(","):
             ppl, err = llama_perplexity(bin_dir, args.work / f"{folder.name}-{kind}.gguf",

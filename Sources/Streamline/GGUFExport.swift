@@ -117,6 +117,10 @@ public struct GGUFExport {
         entries.append(GGUF.Entry("tokenizer.ggml.\(key)", .uint32(UInt32(id))))
       }
     }
+    if vocabulary.addSpacePrefix == false {
+      // llama.cpp's SentencePiece tokenizer adds the space prefix unless told not to (Gemma).
+      entries.append(GGUF.Entry("tokenizer.ggml.add_space_prefix", .bool(false)))
+    }
     entries.append(GGUF.Entry("tokenizer.ggml.add_bos_token", .bool(tokenizer.addsBOS)))
     entries.append(GGUF.Entry("tokenizer.ggml.add_eos_token", .bool(tokenizer.addsEOS)))
     if let template = try Self.chatTemplate(folder.url) {

@@ -26,6 +26,9 @@ public struct GGUFVocabulary: Sendable, Equatable {
   public var scores: [Float]?
   /// `tokenizer.ggml.merges` (the `gpt2` model only).
   public var merges: [String]?
+  /// Whether the tokenizer puts "▁" before the text (SentencePiece's dummy prefix; llama.cpp's
+  /// `tokenizer.ggml.add_space_prefix`, true unless written otherwise). Nil for `gpt2`.
+  public var addSpacePrefix: Bool?
 }
 
 extension Tokenizer {
@@ -94,8 +97,11 @@ extension Tokenizer {
         }
       }
       for id in 0..<size where types[id] != .normal { scores[id] = 0 }
+      // Whether "a" encodes to a piece that starts with the SentencePiece space.
+      let first = try encode("a", addSpecialTokens: false).first.flatMap { idToToken($0) }
       return GGUFVocabulary(
-        model: "llama", tokens: tokens, tokenTypes: types, scores: scores, merges: nil)
+        model: "llama", tokens: tokens, tokenTypes: types, scores: scores, merges: nil,
+        addSpacePrefix: first?.hasPrefix("\u{2581}") ?? false)
     }
     return GGUFVocabulary(
       model: "gpt2", tokens: tokens, tokenTypes: types, scores: nil, merges: merges)
