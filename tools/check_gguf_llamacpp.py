@@ -5,8 +5,8 @@ For each model folder given (an original and pruned ones), this:
 
 1. exports it with `streamline export --gguf` at each --types (f32, bf16, q8_0 by default),
    timing it;
-2. converts the same folder with llama.cpp's own convert_hf_to_gguf.py (--outtype f32) and
-   compares the two files: every metadata key and value, every tensor name, shape, type and
+2. converts the same folder with llama.cpp's own convert_hf_to_gguf.py (each --outtype) and
+   compares the files: every metadata key and value, every tensor name, shape, type and
    value (bit for bit), listing what differs;
 3. tokenizes the same text with `llama-tokenize` (from the f32 export) and with
    `streamline tokenize --whole` and compares the ids;
@@ -211,11 +211,19 @@ def main() -> None:
                                     "bytes": out.stat().st_size}
         f32 = args.work / f"{folder.name}-f32.gguf"
         if not args.skip_converter:
-            reference = args.work / f"{folder.name}-converter-f32.gguf"
-            env = dict(os.environ, PYTHONPATH=str(args.llama_src / "gguf-py"))
-            run([sys.executable, args.llama_src / "convert_hf_to_gguf.py", folder, "--outtype",
-                 "f32", "--outfile", reference], env=env)
-            row["converter"] = compare_gguf(gguf, f32, reference)
+            row["converter"] = {}
+            for kind in args.types.split(","):
+                reference = args.work / f"{folder.name}-converter-{kind}.gguf"
+                env = dict(os.environ, PYTHONPATH=str(args.llama_src / "gguf-py"))
+                try:
+                    run([sys.executable, args.llama_src / "convert_hf_to_gguf.py", folder,
+                         "--outtype", kind, "--outfile", reference], env=env)
+                except subprocess.CalledProcessError as error:
+                    row["converter"][kind] = {"converter_failed": error.stderr[-400:]}
+                    continue
+                row["converter"][kind] = compare_gguf(
+                    gguf, args.work / f"{folder.name}-{kind}.gguf", reference)
+                reference.unlink()
         theirs = llama_tokens(bin_dir, f32, text_file)
         ours = streamline_tokens(evaluator, folder, text_file)
         row["tokens"] = {"llama.cpp": len(theirs), "streamline": len(ours),
