@@ -108,7 +108,7 @@ extension Tokenizer {
   }
 
   /// model.merges of the tokenizer.json as llama.cpp's gguf package writes them.
-  func mergeStrings() throws -> [String] {
+  public func mergeStrings() throws -> [String] {
     let data: Data
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -3,6 +3,7 @@ import Foundation
 import Models
 import Tensors
 import Testing
+import Tokenizers
 
 @testable import Streamline
 
@@ -103,6 +104,25 @@ struct GGUFExportTests {
       }
     }
     #expect(file.tensors.contains { $0.type == .q8_0 })
+  }
+
+  @Test("SentencePiece-style BPE becomes llama.cpp's SPM vocabulary with merge-ranked scores")
+  func sentencePieceVocabulary() throws {
+    let folder = Fixtures.root.appendingPathComponent("eval/models/llama")
+    let tokenizer = try Tokenizer.load(from: folder)
+    let vocabulary = try tokenizer.ggufVocabulary(vocabularySize: 1156)
+    #expect(vocabulary.model == "llama")
+    #expect(vocabulary.merges == nil)
+    #expect(vocabulary.addSpacePrefix == true)
+    let scores = try #require(vocabulary.scores)
+    // Byte tokens are BYTE; the result of the first merge outranks that of the second.
+    let byte = try #require(tokenizer.tokenToId("<0x41>"))
+    #expect(vocabulary.tokenTypes[byte] == .byte)
+    let merges = try tokenizer.mergeStrings()
+    let first = try #require(tokenizer.tokenToId(merges[0].replacingOccurrences(of: " ", with: "")))
+    let second = try #require(
+      tokenizer.tokenToId(merges[1].replacingOccurrences(of: " ", with: "")))
+    #expect(scores[first] > scores[second])
   }
 
   @Test("the rotary permutation interleaves each head's halves")
