@@ -2,7 +2,7 @@
 """Write a random Llama checkpoint of a large shape in BF16, shard by shard, without holding it
 in memory (NumPy only), for checking that Streamline streams models larger than memory.
 
-    python tools/make_large_checkpoint.py OUT [--shape 7b]
+    python tools/make_large_checkpoint.py OUT [--shape 7b] [--tile]
 
 The default shape is Llama-2-7B's (32 layers, hidden 4096, intermediate 11008, vocabulary 32000):
 13.5 GB on disk, 27 GB in Float32. Then, e.g.:
@@ -23,7 +23,13 @@ SHAPES = {
 }
 
 
-def bf16(shape, rng, scale):
+def bf16(shape, rng, scale, tile=False):
+    if tile:
+        # One random block of 2^20 values repeated: valid weights of the same scale, written at
+        # disk speed (for measuring streaming, where the values do not matter).
+        block = bf16((1 << 20,), rng, scale)
+        count = int(np.prod(shape))
+        return np.resize(block, count).reshape(shape)
     values = (rng.standard_normal(shape, dtype=np.float32) * scale).astype(np.float32)
     return (values.view(np.uint32) >> 16).astype(np.uint16)
 
@@ -48,6 +54,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--shape", default="7b", choices=sorted(SHAPES))
+    parser.add_argument("--tile", action="store_true",
+                        help="repeat one random block per tensor (fast; for streaming measurements)")
     args = parser.parse_args()
     shape = SHAPES[args.shape]
     os.makedirs(args.out, exist_ok=True)
@@ -70,7 +78,7 @@ def main():
         tensors = []
         for tensor, dims in specs:
             scale = 0.0 if "norm" in tensor else 1 / np.sqrt(dims[-1])
-            array = bf16(dims, rng, scale) if scale else np.full(dims, 0x3F80, dtype=np.uint16)
+            array = bf16(dims, rng, scale, args.tile) if scale else np.full(dims, 0x3F80, dtype=np.uint16)
             tensors.append((tensor, array))
             weight_map[tensor] = name
             total += array.nbytes

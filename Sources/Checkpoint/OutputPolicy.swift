@@ -197,13 +197,23 @@ enum TemporarySibling {
   }
 }
 
-/// A single output file (statistics, predictions) that appears complete or not at all: written
-/// into a temporary sibling, synced, and renamed over the target. An interrupt, or an error,
-/// removes the temporary file and any parent folders this made.
+/// A single output file (statistics, predictions, a GGUF) that appears complete or not at all:
+/// written into a temporary sibling, synced, and renamed over the target. An interrupt, or an
+/// error, removes the temporary file and any parent folders this made.
 public enum AtomicFile {
   public static func write(_ data: Data, to target: URL, registry: CleanupRegistry = .shared)
     throws
   {
+    try write(to: target, registry: registry) { sink in
+      try data.withUnsafeBytes { try sink($0) }
+    }
+  }
+
+  /// Streams the file: `body` hands its bytes, a chunk at a time, to the sink it is given.
+  public static func write(
+    to target: URL, registry: CleanupRegistry = .shared,
+    _ body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+  ) throws {
     let target = target.standardizedFileURL
     let parents = try TemporarySibling.makeParents(of: target)
     TemporarySibling.removeStale(beside: target)
@@ -215,7 +225,7 @@ public enum AtomicFile {
     do {
       let out = try OutputFile(path: temporary.path)
       do {
-        try data.withUnsafeBytes { try out.write($0) }
+        try body { try out.write($0) }
         try out.finish()
       } catch {
         out.abandon()

@@ -151,6 +151,13 @@ struct Prune: ParsableCommand {
   @Flag(help: "Print one JSON object instead of text.")
   var json = false
 
+  @Option(help: "Also write the pruned model as this GGUF file for llama.cpp (see export).")
+  var gguf: String?
+
+  @Option(
+    name: .customLong("gguf-type"), help: "The GGUF file's weight type: f32, f16, bf16 or q8_0.")
+  var ggufType: GGUFExport.FileType = .f32
+
   @Option(
     name: .customLong("eval-samples"),
     help:
@@ -191,6 +198,14 @@ struct Prune: ParsableCommand {
       throw ValidationError("--calibration is required to score layers or train a replacement")
     }
     _ = try shardBytes()
+    if let gguf {
+      var policy = OutputPolicy()
+      policy.add(model.path, as: "the input model folder")
+      policy.add(output, as: "the --output folder")
+      policy.add(calibration.source(model), as: "the calibration data")
+      for file in stats { policy.add(file, as: "the --stats file") }
+      try GGUFTarget.check(gguf, policy: policy, force: force, flag: "--gguf")
+    }
   }
 
   func shardBytes() throws -> Int {
@@ -221,6 +236,7 @@ struct Prune: ParsableCommand {
     let loaded = try model.load()
     let config = loaded.config
     guard let folder = loaded.folder else { return }
+    if gguf != nil { try GGUFExport.requireExportable(config) }
     var request = CompressionRequest()
     request.removal = removal.request
     request.metric = removal.metric
@@ -309,6 +325,12 @@ struct Prune: ParsableCommand {
         sequences: held, progress: Progress("held-out perplexity", unit: "models"))
       try forOption("--output") { try out.naming { try evaluation.record(in: out) } }
       record.evaluation = evaluation
+    }
+    // The GGUF is made from the finished folder before anything is committed (it renames its own
+    // temporary file into place), so a failure there leaves no output at all.
+    if let gguf {
+      try GGUFExport(folder: out.url, fileType: ggufType).write(
+        to: gguf, progress: Progress("writing GGUF", unit: "MB"))
     }
     if let reportDestination {
       try reportDestination.writing("--report") {

@@ -10,7 +10,7 @@ struct StreamlineCommand: ParsableCommand {
     abstract: "Compress large language models by layer pruning and layer replacement.",
     subcommands: [
       Inspect.self, Analyze.self, Prune.self, Eval.self, Stability.self, Compare.self,
-      TokenizeCommand.self, Bench.self,
+      TokenizeCommand.self, Bench.self, Export.self,
     ])
 
   static func main() {
