@@ -46,32 +46,10 @@ public enum Distillation {
       let wantGradient = dx != nil
       Parallel.chunks(count, grain: 4) { range in
         for r in range {
-          let tr = t + r * vocabulary
-          let sr = s + r * vocabulary
-          var tMax = -Float.infinity
-          var sMax = -Float.infinity
-          for v in 0..<vocabulary {
-            tMax = max(tMax, tr[v])
-            sMax = max(sMax, sr[v])
-          }
-          var tSum = 0.0
-          var sSum = 0.0
-          for v in 0..<vocabulary {
-            tSum += Double(expf(tr[v] - tMax))
-            sSum += Double(expf(sr[v] - sMax))
-          }
-          let tLog = tMax + Float(log(tSum))  // log Σ exp(teacher)
-          let sLog = sMax + Float(log(sSum))
-          var kl = 0.0
-          for v in 0..<vocabulary {
-            let logP = tr[v] - tLog
-            let p = expf(logP)
-            let logQ = sr[v] - sLog
-            if p > 0 { kl += Double(p) * Double(logP - logQ) }
-            // The gradient overwrites the student's logits.
-            if wantGradient { sr[v] = scale * (expf(logQ) - p) }
-          }
-          out[r] = Float(kl)
+          out[r] = Float(
+            RowSoftmax.klDivergence(
+              teacher: t + r * vocabulary, student: s + r * vocabulary, count: vocabulary,
+              gradientScale: wantGradient ? scale : nil))
         }
       }
       for r in 0..<count { total += Double(out[r]) }

@@ -256,17 +256,12 @@ extension Kernels {
           continue
         }
         precondition(target < vocabulary, "target \(target) outside a vocabulary of \(vocabulary)")
-        var maximum = -Float.infinity
-        for j in 0..<vocabulary { maximum = max(maximum, row[j]) }
-        var sum: Float = 0
-        for j in 0..<vocabulary { sum += expf(row[j] - maximum) }
-        let logSum = maximum + logf(sum)
+        let logSum = RowSoftmax.logSumExp(row, count: vocabulary)
         loss += Double(logSum - row[target])
         count += 1
         if let gradient {
           let dst = gradient + r * vocabulary  // [V]
-          let inverse = 1 / sum
-          for j in 0..<vocabulary { dst[j] = scale * expf(row[j] - maximum) * inverse }
+          RowSoftmax.softmax(row, count: vocabulary, logSumExp: logSum, scale: scale, into: dst)
           dst[target] -= scale
         }
       }
