@@ -22,20 +22,13 @@ effective=$(.build/release/streamline bench forward "${config[@]}" --batch 1 --s
   "$python" -c "import json,sys; d=json.load(sys.stdin); print(d['precision'], d['cpu_isa'])")
 read -r torch_precision isa <<<"$effective"
 echo "precision $precision runs as $torch_precision on $isa; batch $batch × $seq tokens" >&2
-torch_runs=() swift_runs=()
-for round in $(seq "$rounds"); do
-  t=$("$python" tools/bench_forward_torch.py "${config[@]}" --batch "$batch" --seq-len "$seq" \
-    --precision "$torch_precision" | tail -1)
-  torch_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$t")")
-  s=$(.build/release/streamline bench forward "${config[@]}" --batch "$batch" --seq-len "$seq" \
-    --precision "$precision" --json 2>/dev/null)
-  swift_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$s")")
-  echo "round $round: PyTorch ${torch_runs[-1]} tokens/s, Streamline ${swift_runs[-1]} tokens/s"
-done
-"$python" - "${torch_runs[@]}" "${swift_runs[@]}" <<'PY'
-import statistics, sys
-values = [float(v) for v in sys.argv[1:]]
-torch, swift = values[: len(values) // 2], values[len(values) // 2 :]
-print(f"median: PyTorch {statistics.median(torch):.1f} tokens/s, Streamline "
-      f"{statistics.median(swift):.1f} tokens/s, ratio {statistics.median(swift) / statistics.median(torch):.2f}")
-PY
+torch_command() {
+  "$python" tools/bench_forward_torch.py "${config[@]}" --batch "$batch" --seq-len "$seq" \
+    --precision "$torch_precision" | tail -1
+}
+swift_command() {
+  .build/release/streamline bench forward "${config[@]}" --batch "$batch" --seq-len "$seq" \
+    --precision "$precision" --json 2>/dev/null
+}
+source benchmarks/alternate.sh
+alternate "$python" "$rounds"

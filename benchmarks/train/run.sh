@@ -19,20 +19,13 @@ loss=${LOSS:-kd} steps=${STEPS:-3} micro=${MICRO:-4}
 python=${PYTHON:-/work/venv/bin/python}
 layers=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['num_hidden_layers'])" "$model/config.json")
 frozen=$((layers - end))
-torch_runs=() swift_runs=()
-for round in 1 2; do
-  t=$("$python" tools/bench_train_lm_torch.py "$model" --start "$start" --end "$end" --loss "$loss" \
-    --steps "$steps" --micro-batch "$micro" --threads "$(nproc)" | tail -1)
-  torch_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$t")")
-  s=$(.build/release/streamline bench train --config "$model/config.json" --loss "$loss" \
-    --frozen-layers "$frozen" --steps "$steps" --micro-batch "$micro" --json)
-  swift_runs+=("$("$python" -c "import json,sys; print(json.loads(sys.argv[1])['tokens_per_second'])" "$s")")
-  echo "round $round: PyTorch ${torch_runs[-1]} tokens/s, Streamline ${swift_runs[-1]} tokens/s"
-done
-"$python" - "${torch_runs[@]}" "${swift_runs[@]}" <<'PY'
-import statistics, sys
-values = [float(v) for v in sys.argv[1:]]
-torch, swift = values[: len(values) // 2], values[len(values) // 2 :]
-print(f"median: PyTorch {statistics.median(torch):.1f} tokens/s, Streamline "
-      f"{statistics.median(swift):.1f} tokens/s, ratio {statistics.median(swift) / statistics.median(torch):.2f}")
-PY
+torch_command() {
+  "$python" tools/bench_train_lm_torch.py "$model" --start "$start" --end "$end" --loss "$loss" \
+    --steps "$steps" --micro-batch "$micro" --threads "$(nproc)" | tail -1
+}
+swift_command() {
+  .build/release/streamline bench train --config "$model/config.json" --loss "$loss" \
+    --frozen-layers "$frozen" --steps "$steps" --micro-batch "$micro" --json
+}
+source benchmarks/alternate.sh
+alternate "$python" "${ROUNDS:-2}"
