@@ -199,13 +199,19 @@ struct Prune: ParsableCommand {
     }
     _ = try shardBytes()
     if let gguf {
-      var policy = OutputPolicy()
-      policy.add(model.path, as: "the input model folder")
+      var policy = inputPolicy()
       policy.add(output, as: "the --output folder")
-      policy.add(calibration.source(model), as: "the calibration data")
-      for file in stats { policy.add(file, as: "the --stats file") }
       try GGUFTarget.check(gguf, policy: policy, force: force, flag: "--gguf")
     }
+  }
+
+  /// What this run reads, which nothing it writes may touch.
+  func inputPolicy() -> OutputPolicy {
+    var policy = OutputPolicy()
+    policy.add(model.path, as: "the input model folder")
+    policy.add(calibration.source(model), as: "the calibration data")
+    for file in stats { policy.add(file, as: "the --stats file") }
+    return policy
   }
 
   func shardBytes() throws -> Int {
@@ -220,10 +226,7 @@ struct Prune: ParsableCommand {
     // Every path this writes is checked, and the output's temporary folder made, before any
     // work: a refused path costs nothing, and training states spill into that folder (so a
     // parent that does not exist yet is no problem, and nothing is left outside it).
-    var policy = OutputPolicy()
-    policy.add(model.path, as: "the input model folder")
-    policy.add(calibration.source(model), as: "the calibration data")
-    for file in stats { policy.add(file, as: "the --stats file") }
+    let policy = inputPolicy()
     let out = try forOption("--output") { try policy.folder(output, force: force) }
     let reportDestination = try report.map {
       // --force is for the checkpoint: a report folder is replaced only when it holds nothing
