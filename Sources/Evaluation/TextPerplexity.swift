@@ -63,6 +63,18 @@ public struct TextWindow: Sendable, Equatable {
   public var document: Int
   public var input: [Int]
   public var targets: [Int]
+
+  public init(document: Int = 0, input: [Int], targets: [Int]) {
+    self.document = document
+    self.input = input
+    self.targets = targets
+  }
+
+  /// A calibration sequence scored whole: every token but the first is a target.
+  public init(wholeSequence tokens: [Int], document: Int = 0) {
+    self.init(
+      document: document, input: Array(tokens.dropLast()), targets: Array(tokens.dropFirst()))
+  }
 }
 
 /// lm-eval's rolling windows (`get_rolling_token_windows` + `make_disjoint_window`): the first

@@ -157,9 +157,11 @@ public final class DecoderModel: @unchecked Sendable {
   /// `hiddenState(i, x, batch)` sees the residual stream after the i-th layer run (0 being the
   /// embeddings) before the final norm; copy what you keep. `logits(s, values, length)` gets
   /// sequence s's `[length, vocab]` logits, one sequence at a time, so a large vocabulary never
-  /// needs logits for the whole batch at once.
+  /// needs logits for the whole batch at once. `substitutes[i]` runs in place of layer i (a
+  /// candidate compensation held in memory, never written).
   public func forward(
     _ sequences: [[Int]], prefixes: [Int?]? = nil, layers: [Int]? = nil,
+    substitutes: [Int: any DecoderLayer] = [:],
     hiddenState: ((Int, Tensor, Batch) throws -> Void)? = nil,
     logits: ((Int, UnsafePointer<Float>, Int) throws -> Void)? = nil,
     progress: ((Int, Int) -> Void)? = nil
@@ -172,7 +174,7 @@ public final class DecoderModel: @unchecked Sendable {
     try hiddenState?(0, x, batch)
     let context = LayerContext(batch: batch)
     for (step, index) in order.enumerated() {
-      let layer = try self.layer(index)
+      let layer = try substitutes[index] ?? self.layer(index)
       try runLayer(layer, on: x, batch: batch, context: context)
       try hiddenState?(step + 1, x, batch)
       progress?(step + 1, order.count)
