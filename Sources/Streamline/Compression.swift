@@ -26,8 +26,26 @@ public struct CompressionRequest {
   public var sums: SimilaritySums?
   /// Stop once the training states are captured (measurements).
   public var stopAfterCapture = false
+  /// The model the replacement learns to reproduce, when it is not the one pruned.
+  var teacher: Teacher?
 
   public init() {}
+}
+
+/// The model a replacement learns to reproduce when it is not the one being pruned: in
+/// compensated multi-block removal, the original, while the model pruned so far (with its
+/// replacements) gives the inputs.
+struct Teacher {
+  let model: DecoderModel
+  /// The original layer each layer of the model pruned so far is.
+  let sourceLayers: [Int]
+
+  /// The original's state that state `j` of the model pruned so far stands for: the input of
+  /// the same layer (a replacement upstream was made to give the state after its block, which
+  /// is the next kept layer's input), and the original's output for the pruned model's.
+  func state(_ j: Int) -> Int {
+    j < sourceLayers.count ? sourceLayers[j] : model.config.numLayers
+  }
 }
 
 /// One block removed, in source-layer numbers, and how it scored when chosen.
@@ -36,6 +54,25 @@ public struct RemovedBlock: Codable, Sendable, Equatable {
   /// Cosine and angular scores of the block on the model as pruned so far.
   public let cosine: Double
   public let angular: Double
+  /// What took its place (nil for plain removal), the source layer a trained replacement was
+  /// written over, and its validation loss before and after it was made (the training
+  /// objective's, or the map's MSE against plain removal's).
+  public var replacement: ReplacementKind? = nil
+  public var replacedLayer: Int? = nil
+  public var validation: BlockValidation? = nil
+
+  enum CodingKeys: String, CodingKey {
+    case layers, cosine, angular, replacement, validation
+    case replacedLayer = "replaced_layer"
+  }
+}
+
+/// A replaced block's validation loss: `loss` names it, `before` is the block's own starting
+/// point (plain removal for the map, the initialised layer for training), `after` the result.
+public struct BlockValidation: Codable, Sendable, Equatable {
+  public let loss: String
+  public let before: Double
+  public let after: Double
 }
 
 /// The block chosen, what replaces it, and the record of how.
@@ -93,8 +130,12 @@ public enum Compression {
     try request.validate()
     try request.check(trainingSequences: training.count)
     if request.blocks > 1 {
-      return try BlockSelection.iterative(
-        model: model, scoring: scoring, request: request, progress: progress)
+      return request.replacement == .none
+        ? try BlockSelection.iterative(
+          model: model, scoring: scoring, request: request, progress: progress)
+        : try CompensatedRemoval.plan(
+          model: model, scoring: scoring, training: training, request: request,
+          progress: progress)
     }
     let config = model.config
     let replacement = request.replacement.implementation
@@ -109,7 +150,8 @@ public enum Compression {
         + (objective?.states(start: block.start, end: block.end, layers: config.numLayers) ?? [])
     ).sorted()
     let captured = try StateCapture.capture(
-      states, model: model, sequences: training, request: request, progress: progress)
+      states, model: model, sequences: training, request: request, targetsFrom: block.end,
+      progress: progress)
     if request.stopAfterCapture {
       var plan = CompressionPlan(
         analysis: analysis, start: block.start, end: block.end, removed: [], overrides: [:],
@@ -137,10 +179,9 @@ extension CompressionRequest {
     let replacement = self.replacement.implementation
     guard blocks >= 1 else { throw CompressionError.blocksBelowOne(blocks) }
     if blocks > 1 {
-      guard layers == nil, self.replacement == .none, sums == nil else {
+      guard layers == nil, sums == nil else {
         throw CompressionError.blocksNeedScoredRemoval(blocks: blocks)
       }
-      return
     }
     if training.healNeighbors && !replacement.isTrained {
       throw CompressionError.healingNeedsTrainedReplacement

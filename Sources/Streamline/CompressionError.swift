@@ -6,7 +6,7 @@ import Models
 public enum CompressionError: Error, CustomStringConvertible, Equatable {
   /// `--blocks` below 1.
   case blocksBelowOne(Int)
-  /// More than one block, with something other than scored plain removal.
+  /// More than one block, without scoring on this model.
   case blocksNeedScoredRemoval(blocks: Int)
   /// More blocks than layers to remove.
   case moreBlocksThanLayers(blocks: Int, layers: Int)
@@ -39,7 +39,7 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
     case .blocksBelowOne(let blocks):
       "at least 1 block is needed, not \(blocks)"
     case .blocksNeedScoredRemoval(let blocks):
-      "removal in \(blocks) blocks rescores the pruned model after each block: it needs plain removal, scoring (not given layers) and no given scores"
+      "removal in \(blocks) blocks rescores the pruned model after each block: it needs scoring (not given layers) and no scores computed elsewhere"
     case .moreBlocksThanLayers(let blocks, let layers):
       "removal in \(blocks) blocks needs at least as many layers to remove, not \(layers)"
     case .healingNeedsTrainedReplacement:

@@ -169,8 +169,14 @@ public struct PruneRecord: Sendable {
     if let linearFit { manifest["linear_fit"] = linearFit }
     if let capture { manifest["capture"] = try Self.object(capture) }
     if let blocks {
-      manifest["blocks"] = blocks.map {
-        ["layers": $0.layers, "cosine": $0.cosine, "angular": $0.angular] as [String: Any]
+      manifest["blocks"] = try blocks.map { block in
+        var entry: [String: Any] = [
+          "layers": block.layers, "cosine": block.cosine, "angular": block.angular,
+        ]
+        entry["replacement"] = block.replacement?.rawValue
+        entry["replaced_layer"] = block.replacedLayer
+        if let validation = block.validation { entry["validation"] = try Self.object(validation) }
+        return entry
       }
     }
     return manifest
@@ -182,7 +188,8 @@ public struct PruneRecord: Sendable {
 
   public var summary: Summary {
     Summary(
-      output: output, removedLayers: removed, replacedLayer: replacement.isTrained ? start : nil,
+      output: output, removedLayers: removed,
+      replacedLayer: replacement.isTrained && blocks == nil ? start : nil,
       numLayers: layersAfter, parameters: parametersAfter, parametersBefore: parametersBefore,
       files: files, training: training, linearFit: linearFit, evaluation: evaluation,
       capture: capture, blocks: blocks, compute: compute)
@@ -193,7 +200,21 @@ public struct PruneRecord: Sendable {
   public var text: String {
     var text =
       "wrote \(output): \(removed.count) layers fewer (\(layersAfter) of \(layersBefore)), \(Format.count(parametersAfter)) of \(Format.count(parametersBefore)) parameters"
-    text += replacement.implementation.describe(self)
+    if let blocks, replacement != .none {
+      text +=
+        "; \(blocks.count) blocks, each compensated for the original (\(replacement.rawValue)):"
+      for block in blocks {
+        text += "\n  layers \(AnalysisReport.describe(block.layers)) removed"
+        if let layer = block.replacedLayer { text += ", replaced by a trained layer at \(layer)" }
+        if let validation = block.validation {
+          text += String(
+            format: "; validation %@ %.6f → %.6f", validation.loss, validation.before,
+            validation.after)
+        }
+      }
+    } else {
+      text += replacement.implementation.describe(self)
+    }
     if let capture {
       text += String(
         format: "\ntraining states: %d states × %d tokens (%.2f GiB, %@), captured in %.1f s",

@@ -101,6 +101,16 @@ public enum Surgery {
     return config.layerPrefix(layer - shift) + rest[rest.index(after: dot)...]
   }
 
+  /// The inverse of `renamed`: the name in the source of tensor `name` of a pruned model whose
+  /// layer i is source layer `sourceLayers[i]`.
+  static func sourceName(_ name: String, sourceLayers: [Int], config: any Architecture) -> String {
+    let prefix = String(config.layerPrefix(0).dropLast("0.".count))
+    guard name.hasPrefix(prefix) else { return name }
+    let rest = name.dropFirst(prefix.count)
+    guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return name }
+    return config.layerPrefix(sourceLayers[layer]) + rest[rest.index(after: dot)...]
+  }
+
   /// config.json with `num_hidden_layers` and every per-layer list updated.
   static func editedConfig(_ source: ModelFolder, layers: Int, removing removed: Set<Int>) throws
     -> Data

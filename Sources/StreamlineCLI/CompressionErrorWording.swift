@@ -14,7 +14,7 @@ extension CompressionError {
     case .blocksBelowOne(let blocks):
       "--blocks must be at least 1, not \(blocks)"
     case .blocksNeedScoredRemoval(let blocks):
-      "--blocks \(blocks) rescores the pruned model after each block: it needs --replace none, scoring (not --layers) and no --stats"
+      "--blocks \(blocks) rescores the pruned model after each block: it needs scoring (not --layers) and no --stats"
     case .moreBlocksThanLayers(let blocks, let layers):
       "--blocks \(blocks) needs at least as many layers to remove, not \(layers)"
     case .healingNeedsTrainedReplacement:

@@ -167,7 +167,7 @@ struct Prune: ParsableCommand {
 
   @Option(
     help:
-      "Remove the layers in this many blocks, rescoring the pruned model after each (--replace none)."
+      "Remove the layers in this many blocks: each block is chosen on the model pruned (and compensated) so far, and its replacement learns to reproduce the original."
   )
   var blocks = 1
 

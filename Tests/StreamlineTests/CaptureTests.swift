@@ -222,7 +222,7 @@ import Testing
     let best = Importance.choose(Importance.scores(again, width: 1), by: .cosine)
     #expect(blocks[1].layers == best.layers.map { view[$0] })
     var refused = request
-    refused.replacement = .layer
+    refused.layers = [1, 2]
     #expect(throws: CompressionError.blocksNeedScoredRemoval(blocks: 2)) {
       _ = try Compression.plan(
         model: model, scoring: data.scoring, training: data.scoring, request: refused,
