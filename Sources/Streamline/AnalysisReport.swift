@@ -41,13 +41,38 @@ public enum AnalysisReport {
     }
     lines.append(
       "metrics \(analysis.metricsAgree ? "agree" : "disagree"): " + picks.joined(separator: ", "))
+    if let measured = analysis.measured {
+      lines.append("")
+      lines.append(measuredHeading(analysis, candidates: measured.count))
+      lines.append("  layers removed   cosine   angular   KL (nats)   perplexity")
+      for block in measured {
+        let mark = analysis.chosen.start == block.start ? " ◀ chosen" : ""
+        let range = String(format: "%3d–%-3d", block.start, block.end - 1)
+        lines.append(
+          String(
+            format: "  %@        %.4f   %.4f    %.6f   %.3f", range, block.cosine, block.angular,
+            block.kl, block.perplexity) + mark)
+      }
+    }
+    let how =
+      analysis.selection == .measured
+      ? "measured among the best by \(analysis.metric.rawValue)" : analysis.metric.rawValue
     lines.append(
-      "chosen (\(analysis.metric.rawValue)): layers \(describe(analysis.chosen.layers)), "
+      "chosen (\(how)): layers \(describe(analysis.chosen.layers)), "
         + String(
           format: "%.1f%% of %@ parameters",
           100 * Double(analysis.parametersRemoved) / Double(analysis.parameters),
           Format.count(analysis.parameters)))
     return lines.joined(separator: "\n")
+  }
+
+  /// What the measured candidates are.
+  static func measuredHeading(_ analysis: Analysis, candidates: Int) -> String {
+    let compensation =
+      analysis.measured?.first?.compensation == "linear"
+      ? "each compensated with the training-free map" : "each removed plainly"
+    return
+      "measured: the \(candidates) best by \(analysis.metric.rawValue), \(compensation), by KL to the original on the scored sequences"
   }
 
   /// Layers as a range ("7–9") when contiguous, else a list.
@@ -81,6 +106,18 @@ public enum AnalysisReport {
       out += String(
         format: "| %@ | %.4f | %.4f |\n", chosen ? "**\(name)** (chosen)" : name, block.cosine,
         block.angular)
+    }
+    if let measured = analysis.measured {
+      out += "\n" + measuredHeading(analysis, candidates: measured.count) + ".\n\n"
+      out +=
+        "| layers removed | cosine | angular | KL (nats) | perplexity |\n| --- | --- | --- | --- | --- |\n"
+      for block in measured {
+        let name = describe(Array(block.start..<block.end))
+        out += String(
+          format: "| %@ | %.4f | %.4f | %.6f | %.3f |\n",
+          analysis.chosen.start == block.start ? "**\(name)** (chosen)" : name, block.cosine,
+          block.angular, block.kl, block.perplexity)
+      }
     }
     out += "\n| layer | block influence |\n| --- | --- |\n"
     for (layer, bi) in analysis.layerBI.enumerated() {

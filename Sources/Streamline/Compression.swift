@@ -10,6 +10,9 @@ public struct CompressionRequest {
   /// Exactly this block (0-based source layers), skipping scoring.
   public var layers: [Int]?
   public var metric = ImportanceMetric.cosine
+  /// By similarity alone, or measured among the `candidates` best by similarity.
+  public var selection = SelectionKind.similarity
+  public var candidates = 4
   public var replacement = ReplacementKind.none
   public var training = TrainingOptions()
   /// Calibration sequences scored; the rest of the calibration set trains the replacement.
@@ -130,7 +133,7 @@ public enum Compression {
     try request.validate()
     try request.check(trainingSequences: training.count)
     if request.blocks > 1 {
-      return request.replacement == .none
+      return request.replacement == .none && request.selection == .similarity
         ? try BlockSelection.iterative(
           model: model, scoring: scoring, request: request, progress: progress)
         : try CompensatedRemoval.plan(
@@ -140,7 +143,7 @@ public enum Compression {
     let config = model.config
     let replacement = request.replacement.implementation
     let (block, analysis) = try BlockSelection.select(
-      model: model, scoring: scoring, request: request, progress: progress)
+      model: model, scoring: scoring, training: training, request: request, progress: progress)
 
     // Only the states the replacement and (when it trains) its objective read.
     let objective = replacement.isTrained ? request.training.loss.objective : nil
@@ -181,6 +184,11 @@ extension CompressionRequest {
     if blocks > 1 {
       guard layers == nil, sums == nil else {
         throw CompressionError.blocksNeedScoredRemoval(blocks: blocks)
+      }
+    }
+    if selection == .measured {
+      guard layers == nil, sums == nil, metric != .bi else {
+        throw CompressionError.measuredSelectionNeedsScoring
       }
     }
     if training.healNeighbors && !replacement.isTrained {

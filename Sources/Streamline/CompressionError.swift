@@ -21,6 +21,8 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
   /// Scoring statistics of another depth than the model's.
   case statisticsDepth(statistics: Int, model: Int)
   case noScoringSequences
+  /// Measured selection ranks contiguous blocks by similarity on sequences scored here.
+  case measuredSelectionNeedsScoring
   /// The training split needs one sequence held out and one to train.
   case tooFewSequencesToSplit(Int)
   /// The replacement's layer cannot switch its attention off (`ffn`); `reason` says why.
@@ -52,6 +54,8 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
       "the \(kind.rawValue) replacement folds the map into the layer before the block; the block cannot start at layer 0"
     case .statisticsDepth(let statistics, let model):
       "the scoring statistics are of \(statistics) layers, the model has \(model)"
+    case .measuredSelectionNeedsScoring:
+      "measured selection measures the best blocks by cosine or angular similarity on the scored sequences: it needs scoring (not given layers or scores) and a contiguous metric"
     case .noScoringSequences:
       "no calibration sequences to score"
     case .tooFewSequencesToSplit(let count):

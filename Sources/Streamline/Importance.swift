@@ -48,7 +48,11 @@ public struct Analysis: Codable, Sendable {
   public let tokens: Int
   public let blocks: [BlockScore]
   public let layerBI: [Double]
-  public let chosen: ChosenBlock
+  public var chosen: ChosenBlock
+  /// How `chosen` was chosen: by the metric alone, or measured among its best candidates
+  /// (`measured` lists them).
+  public var selection = SelectionKind.similarity
+  public var measured: [MeasuredBlock]?
   /// The blocks each metric picks at this size, and whether they all agree.
   public let choices: [String: ChosenBlock]
   public let metricsAgree: Bool
@@ -58,6 +62,7 @@ public struct Analysis: Codable, Sendable {
 
   enum CodingKeys: String, CodingKey {
     case metric, replacement, blocks, chosen, choices, samples, tokens, parameters, similarity
+    case selection, measured
     case removedLayers = "removed_layers"
     case blockSize = "block_size"
     case numLayers = "num_layers"
@@ -138,6 +143,17 @@ public enum Importance {
         start: i, end: i + width, cosine: similarity.cosine[i][i + width],
         angular: similarity.angular[i][i + width])
     }
+  }
+
+  /// The blocks from the most redundant down (the first is `choose`'s), earlier first on ties.
+  static func ranked(_ blocks: [BlockScore], by metric: ImportanceMetric) -> [BlockScore] {
+    blocks.enumerated().sorted { a, b in
+      let (x, y) = (a.element, b.element)
+      if metric == .angular ? x.angular != y.angular : x.cosine != y.cosine {
+        return metric == .angular ? x.angular < y.angular : x.cosine > y.cosine
+      }
+      return a.offset < b.offset
+    }.map(\.element)
   }
 
   /// The most redundant block: highest cosine or lowest angular distance, earliest on ties.

@@ -161,6 +161,10 @@ public struct PruneRecord: Sendable {
         ["start": $0.start, "end": $0.end, "cosine": $0.cosine, "angular": $0.angular]
       }
       manifest["layer_bi"] = analysis.layerBI
+      if let measured = analysis.measured {
+        manifest["selection"] = analysis.selection.rawValue
+        manifest["measured"] = try Self.object(measured)
+      }
     } else if let layers {
       manifest["selection"] = "--layers \(layers)"
     }

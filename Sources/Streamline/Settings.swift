@@ -6,7 +6,8 @@ public enum NumericSetting: String, Sendable, CaseIterable {
   case frozenActivationBytes, frozenWeightBytes
   case memoryBudget, trainingMemory
   case sparsity, layers
-  case scoringSamples, evaluationSamples, trainingSamples, trainingTokens, sequenceLength, blocks
+  case scoringSamples, evaluationSamples, trainingSamples, trainingTokens, sequenceLength, blocks,
+    candidates
 }
 
 /// A numeric setting that cannot mean anything: not finite, out of its range, or too large for
@@ -134,5 +135,6 @@ extension CompressionRequest {
     try Settings.integer(memoryBudget, .memoryBudget, in: 1...Int.max)
     try Settings.integer(trainingMemory, .trainingMemory, in: 1...Int.max)
     try Settings.integer(blocks, .blocks, in: 1...Settings.maximumCount)
+    try Settings.integer(candidates, .candidates, in: 1...Settings.maximumCount)
   }
 }

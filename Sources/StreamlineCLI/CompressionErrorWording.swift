@@ -31,6 +31,8 @@ extension CompressionError {
       "--replace linear folds a map into the MLP output projection of the layer before the block: \(reason); use --replace layer or none"
     case .initializationCannotFold(let reason):
       "--init linear folds a map into the replacement's MLP output projection: \(reason); use --init first or merge"
+    case .measuredSelectionNeedsScoring:
+      "--select measured measures the best blocks by --metric cosine or angular on the scored --samples: it cannot take --layers, --stats or --metric bi"
     case .statisticsDepth, .noScoringSequences, .tooFewSequencesToSplit, .missingParameter,
       .degenerateLinearFit:
       description

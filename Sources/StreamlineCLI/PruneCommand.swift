@@ -6,6 +6,7 @@ import Streamline
 
 extension TrainingLoss: ExpressibleByArgument {}
 extension ReplacementInit: ExpressibleByArgument {}
+extension SelectionKind: ExpressibleByArgument {}
 
 /// How the replacement is trained.
 struct TrainingArguments: ParsableArguments {
@@ -172,6 +173,15 @@ struct Prune: ParsableCommand {
   var blocks = 1
 
   @Option(
+    help:
+      "How the block is chosen: similarity (by --metric alone) or measured (the best --candidates by --metric, each compensated with the training-free map, the one closest to the original by KL on the scored sequences)."
+  )
+  var select: SelectionKind = .similarity
+
+  @Option(help: "Blocks --select measured measures.")
+  var candidates = 4
+
+  @Option(
     parsing: .upToNextOption,
     help: "Use these analyze --save-stats files (every shard) as the scores instead of scoring.")
   var stats: [String] = []
@@ -187,6 +197,7 @@ struct Prune: ParsableCommand {
     try checkingFlags {
       try Settings.integer(evalSamples, .evaluationSamples, in: 0...Settings.maximumCount)
       try Settings.integer(blocks, .blocks, in: 1...Settings.maximumCount)
+      try Settings.integer(candidates, .candidates, in: 1...Settings.maximumCount)
     }
     if !stats.isEmpty && layers != nil {
       throw ValidationError("--stats gives the scores; --layers skips scoring: give one")
@@ -254,6 +265,8 @@ struct Prune: ParsableCommand {
     }
 
     request.blocks = blocks
+    request.selection = select
+    request.candidates = candidates
     request.stopAfterCapture = stopAfterCapture
     var merged: ScoringStats?
     if !stats.isEmpty {

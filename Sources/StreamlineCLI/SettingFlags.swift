@@ -28,6 +28,7 @@ extension NumericSetting {
     case .trainingTokens: return "--train-tokens"
     case .sequenceLength: return "--seq-len"
     case .blocks: return "--blocks"
+    case .candidates: return "--candidates"
     }
   }
 }

@@ -82,5 +82,8 @@ import Testing
     )
     #expect(!CompressionError.healingNeedsTrainedReplacement.description.contains("--"))
     #expect("\(PruneRequestError(.blocksBelowOne(0)))" == "--blocks must be at least 1, not 0")
+    #expect(
+      CompressionError.measuredSelectionNeedsScoring.flagWording.hasPrefix("--select measured"))
+    #expect(!CompressionError.measuredSelectionNeedsScoring.description.contains("--"))
   }
 }

@@ -70,6 +70,8 @@ import Testing
       "--eval-samples"
     ),
     (["prune", "demo", "--output", "o", "--remove", "2", "--blocks", "0"], "--blocks"),
+    (["prune", "demo", "--output", "o", "--remove", "2", "--candidates", "0"], "--candidates"),
+    (["prune", "demo", "--output", "o", "--remove", "2", "--select", "best"], "--select"),
     (["eval", "demo", "--token-ids", "x", "--batch-rows", "9223372036854775807"], "--batch-rows"),
     (["compare", "demo", "demo", "--speed-tokens", "0"], "--speed-tokens"),
     (["bench", "train", "--steps", "0"], "--steps"),

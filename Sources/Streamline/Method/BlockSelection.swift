@@ -13,9 +13,11 @@ public struct SelectedBlock: Sendable, Equatable {
 /// the scored sequences (or over scores computed elsewhere).
 public enum BlockSelection {
   /// The block `request.layers` names, or the one `request.metric` scores best (with the
-  /// analysis behind the choice); `scoring` is measured only when no scores are given.
+  /// analysis behind the choice), or with `.measured` selection the best of the few best by
+  /// it, measured (the maps fitted on `training`); `scoring` is measured only when no scores
+  /// are given.
   public static func select(
-    model: DecoderModel, scoring: [[Int]], request: CompressionRequest,
+    model: DecoderModel, scoring: [[Int]], training: [[Int]], request: CompressionRequest,
     progress: (String) -> Progress
   ) throws -> (block: SelectedBlock, analysis: Analysis?) {
     if let layers = request.layers {
@@ -37,9 +39,14 @@ public enum BlockSelection {
         model: model, sequences: scoring, memoryBudget: request.memoryBudget,
         progress: progress("scoring layers"))
     }
-    let analysis = try Importance.analyze(
+    var analysis = try Importance.analyze(
       sums.matrix, config: config, metric: request.metric, removing: count,
       replacement: request.replacement)
+    if request.selection == .measured {
+      analysis = try MeasuredSelection.choose(
+        from: analysis, model: model, scoring: scoring, training: training, request: request,
+        progress: progress)
+    }
     let chosen = analysis.chosen
     return (SelectedBlock(start: chosen.start, end: chosen.end, layers: chosen.layers), analysis)
   }

@@ -132,8 +132,21 @@ public enum LinearCompensation {
     for block: SelectedBlock, model: DecoderModel, store: StateStore, lengths: [Int],
     fitting: [Int]
   ) throws -> (layer: Int, replacement: any DecoderLayer)? {
-    guard block.start >= 1, let folder = model.folder else { return nil }
-    let index = block.start - 1
+    guard block.start >= 1 else { return nil }
+    let layer = try substitute(
+      foldingInto: block.start - 1, end: block.end, model: model, inputs: store, targets: store,
+      lengths: lengths, fitting: fitting)
+    return (block.start - 1, layer)
+  }
+
+  /// Layer `index` with the map from its MLP output to what layers `index + 1 ..< end` add
+  /// folded in, fitted on sequences `fitting`: its input state from `inputs`, state `end` from
+  /// `targets` (the original's, when another model's layers are being compensated).
+  public static func substitute(
+    foldingInto index: Int, end: Int, model: DecoderModel, inputs: StateStore,
+    targets: StateStore, lengths: [Int], fitting: [Int]
+  ) throws -> any DecoderLayer {
+    guard let folder = model.folder else { preconditionFailure("compensation reads checkpoints") }
     let layer = try model.config.loadLayer(index, from: folder, precision: .f32)
     guard let folding = layer as? any MLPOutputFolding else {
       throw CompressionError.mapCannotFoldBeforeBlock(
@@ -143,9 +156,8 @@ public enum LinearCompensation {
             "\(model.config.modelType) layers do not add it straight into the residual stream"))
     }
     let (map, _) = try LinearReplacement.fit(
-      layer: folding, inputs: store.pointer(state: index),
-      targets: store.pointer(state: block.end), lengths: lengths,
-      sequences: fitting)
+      layer: folding, inputs: inputs.pointer(state: index), targets: targets.pointer(state: end),
+      lengths: lengths, sequences: fitting)
     let names = folding.mlpOutputProjection
     let prefix = model.config.layerPrefix(index)
     guard let weight = ReplacementInitialization.tensor(named: names.weight, in: layer) else {
@@ -159,7 +171,7 @@ public enum LinearCompensation {
       bias.pointer.update(from: foldedBias.pointer, count: bias.count)
       try roundToStorage(bias, dtype: folder.info(prefix + biasName).dtype)
     }
-    return (index, layer)
+    return layer
   }
 
   /// Rounds `tensor`'s values as storing them in `dtype` would.

@@ -1,0 +1,111 @@
+import Evaluation
+import Foundation
+import Models
+
+/// How the block is chosen: by hidden-state similarity alone, or among the best few by
+/// similarity by what removing each costs, measured.
+public enum SelectionKind: String, Codable, Sendable, CaseIterable {
+  case similarity
+  case measured
+}
+
+/// One candidate of the measured selection: its similarity scores, and the KL to the original
+/// model (and perplexity) on the validation sequences of the model with the block removed and
+/// compensated as the replacement starts out.
+public struct MeasuredBlock: Codable, Sendable, Equatable {
+  public let start: Int
+  public let end: Int
+  public let cosine: Double
+  public let angular: Double
+  /// `linear` when the training-free map compensated the block, `none` for plain removal.
+  public let compensation: String
+  public let kl: Double
+  public let perplexity: Double
+}
+
+/// Blocks chosen by measured loss: the best `request.candidates` blocks by similarity, each
+/// compensated with the training-free map (folded into the layer before the block, or, for a
+/// replacement layer, into the block's first layer as `--init linear` starts it; nothing for
+/// plain removal, whose candidates are measured as they would be written), and the one whose
+/// model is closest to the original, by mean KL on the scored sequences, is kept.
+enum MeasuredSelection {
+  static func choose(
+    from analysis: Analysis, model: DecoderModel, scoring: [[Int]], training: [[Int]],
+    request: CompressionRequest, progress: (String) -> Progress
+  ) throws -> Analysis {
+    let replacement = request.replacement.implementation
+    let ranked = Importance.ranked(
+      analysis.blocks, by: analysis.metric == .angular ? .angular : .cosine)
+    let candidates = Array(ranked.prefix(request.candidates))
+    let original = request.teacher?.model ?? model
+    let reference = try ReferenceDistributions(
+      model: original, windows: scoring.map { TextWindow(wholeSequence: $0) },
+      memoryBudget: request.memoryBudget)
+
+    // The map of each candidate folds into `fold` and reproduces state `end`.
+    let compensated = request.replacement != .none
+    let fold = { (block: BlockScore) in replacement.takesLayerPlace ? block.start : block.start - 1
+    }
+    var inputs: StateStore?
+    var targets: StateStore?
+    let lengths = training.map(\.count)
+    var fitting: [Int] = []
+    if compensated {
+      let rows = lengths.reduce(0, +)
+      let width = model.config.hiddenSize
+      let inputStates = Set(candidates.map(fold)).sorted()
+      let targetStates = Set(candidates.map(\.end)).sorted()
+      let own = try StateStore(
+        states: inputStates, rows: rows, width: width, memoryLimit: request.trainingMemory / 2,
+        directory: request.spillDirectory)
+      let taught = try StateStore(
+        states: targetStates, rows: rows, width: width,
+        memoryLimit: request.trainingMemory / 2, directory: request.spillDirectory)
+      try StateCapture.run(
+        model: model, sequences: training, into: own, memoryBudget: request.memoryBudget,
+        progress: progress("capturing states for the candidates"))
+      try StateCapture.run(
+        model: original, sequences: training, into: taught,
+        states: Dictionary(
+          uniqueKeysWithValues: targetStates.map { (request.teacher?.state($0) ?? $0, $0) }),
+        memoryBudget: request.memoryBudget,
+        progress: progress("capturing the original's states for the candidates"))
+      (inputs, targets) = (own, taught)
+      fitting = try ReplacementTrainer.split(
+        training.count, fraction: request.training.validationFraction,
+        seed: request.training.seed
+      ).train
+    }
+
+    let measuring = progress("measuring candidate blocks")
+    var measured: [MeasuredBlock] = []
+    for (c, block) in candidates.enumerated() {
+      var substitutes: [Int: any DecoderLayer] = [:]
+      var skipped = block.start..<block.end
+      if let inputs, let targets {
+        let index = fold(block)
+        substitutes[index] = try LinearCompensation.substitute(
+          foldingInto: index, end: block.end, model: model, inputs: inputs, targets: targets,
+          lengths: lengths, fitting: fitting)
+        skipped = (index + 1)..<block.end
+      }
+      let layers = (0..<model.config.numLayers).filter { !skipped.contains($0) }
+      let loss = try reference.measure(model, layers: layers, substitutes: substitutes)
+      measured.append(
+        MeasuredBlock(
+          start: block.start, end: block.end, cosine: block.cosine, angular: block.angular,
+          compensation: compensated ? "linear" : "none", kl: loss.kl,
+          perplexity: loss.perplexity))
+      measuring.update(c + 1, of: candidates.count)
+    }
+    // The lowest KL; on a tie, the better by similarity.
+    let best = measured.indices.min { (measured[$0].kl, $0) < (measured[$1].kl, $1) }!
+    var chosen = analysis
+    chosen.chosen = ChosenBlock(
+      start: measured[best].start, end: measured[best].end,
+      layers: Array(measured[best].start..<measured[best].end))
+    chosen.selection = .measured
+    chosen.measured = measured
+    return chosen
+  }
+}

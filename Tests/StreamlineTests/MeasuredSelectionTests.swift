@@ -1,0 +1,98 @@
+import Checkpoint
+import Evaluation
+import Foundation
+import Models
+import Tensors
+import Testing
+
+@testable import Streamline
+
+/// Blocks chosen by measured loss among the best by similarity.
+@Suite struct MeasuredSelectionTests {
+  let replacement = ReplacementTests()
+
+  func request(_ kind: ReplacementKind, candidates: Int) -> CompressionRequest {
+    var request = replacement.request(kind)
+    request.removal = .layers(2)
+    request.selection = .measured
+    request.candidates = candidates
+    return request
+  }
+
+  /// The candidates are the best by cosine, the lowest KL is kept, and its measured numbers
+  /// are those of the checkpoint `prune` writes for it.
+  @Test func theChosenCandidateIsMeasuredAsWritten() throws {
+    let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
+    let sequences = try replacement.sequences()
+    let request = request(.linear, candidates: 3)
+    let plan = try Compression.plan(
+      model: model, sequences: sequences, request: request,
+      progress: { Progress($0, enabled: false) })
+    let analysis = try #require(plan.analysis)
+    let measured = try #require(analysis.measured)
+    let ranked = Importance.ranked(analysis.blocks, by: .cosine).prefix(3)
+    #expect(measured.map(\.start) == ranked.map(\.start))
+    #expect(measured.allSatisfy { $0.compensation == "linear" && $0.kl > 0 })
+    let best = measured.min { $0.kl < $1.kl }!
+    #expect(analysis.selection == .measured && analysis.chosen.start == best.start)
+    #expect(plan.start == best.start && plan.removed == Array(best.start..<best.end))
+
+    let output = Fixtures.temporary("measured-linear")
+    defer { try? FileManager.default.removeItem(at: output) }
+    _ = try Surgery.write(
+      source: model.folder!, config: model.config, removing: plan.removed,
+      overrides: plan.overrides, manifest: [:], to: output)
+    let scoring = Array(sequences.prefix(request.scoringSamples))
+    let reference = try ReferenceDistributions(
+      model: model, windows: scoring.map { TextWindow(wholeSequence: $0) },
+      memoryBudget: request.memoryBudget)
+    let written = try reference.measure(try DecoderModel(url: output))
+    // Equal up to the order oneDNN sums in (1e-5 of scale).
+    #expect(abs(written.kl - best.kl) <= 1e-5 * best.kl, "\(written) vs \(best)")
+    #expect(abs(written.perplexity / best.perplexity - 1) <= 1e-5)
+
+    let record = PruneRecord(
+      plan: plan, config: model.config, output: "out", replacement: .linear,
+      compute: ComputeRecord(precision: .f32))
+    #expect(try record.manifest()["selection"] as? String == "measured")
+    #expect(AnalysisReport.table(analysis).contains("measured among the best by cosine"))
+  }
+
+  /// One candidate is the similarity choice; trained replacements are measured from the map
+  /// folded into the block's first layer, plain removal as it is.
+  @Test func oneCandidateIsTheSimilarityChoice() throws {
+    let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
+    let sequences = try replacement.sequences()
+    for kind in [ReplacementKind.none, .layer] {
+      var similarity = replacement.request(kind)
+      similarity.removal = .layers(2)
+      similarity.training.epochs = 1
+      var measured = request(kind, candidates: 1)
+      measured.training.epochs = 1
+      let by = { (request: CompressionRequest) in
+        try Compression.plan(
+          model: model, sequences: sequences, request: request,
+          progress: { Progress($0, enabled: false) })
+      }
+      let chosen = try by(measured)
+      #expect(chosen.start == (try by(similarity)).start)
+      let candidate = try #require(chosen.analysis?.measured?.first)
+      #expect(candidate.compensation == (kind == .none ? "none" : "linear"))
+    }
+  }
+
+  @Test func measuredSelectionNeedsScoredContiguousBlocks() throws {
+    let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
+    var given = request(.linear, candidates: 2)
+    given.layers = [2, 3]
+    var bi = request(.none, candidates: 2)
+    bi.metric = .bi
+    for refused in [given, bi] {
+      #expect(throws: CompressionError.measuredSelectionNeedsScoring) {
+        _ = try Compression.plan(
+          model: model, sequences: try replacement.sequences(), request: refused,
+          progress: { Progress($0, enabled: false) })
+      }
+    }
+  }
+}
