@@ -26,7 +26,8 @@ public struct MeasuredBlock: Codable, Sendable, Equatable {
 /// Blocks chosen by measured loss: the best `request.candidates` blocks by similarity, each
 /// compensated with the training-free map (folded into the layer before the block, or, for a
 /// replacement layer, into the block's first layer as `--init linear` starts it; nothing for
-/// plain removal, whose candidates are measured as they would be written), and the one whose
+/// plain removal, whose candidates are measured as they would be written, and for a family
+/// whose layers cannot take the map), and the one whose
 /// model is closest to the original, by mean KL on the scored sequences, is kept.
 enum MeasuredSelection {
   static func choose(
@@ -42,8 +43,11 @@ enum MeasuredSelection {
       model: original, windows: scoring.map { TextWindow(wholeSequence: $0) },
       memoryBudget: request.memoryBudget)
 
-    // The map of each candidate folds into `fold` and reproduces state `end`.
-    let compensated = request.replacement != .none
+    // The map of each candidate folds into `fold` and reproduces state `end`; a family whose
+    // MLP output cannot take the map (Gemma's post-feed-forward norm) is measured plainly.
+    let compensated =
+      try request.replacement != .none
+      && model.config.loadLayer(0, from: model.folder!, precision: .f32) is any MLPOutputFolding
     let fold = { (block: BlockScore) in replacement.takesLayerPlace ? block.start : block.start - 1
     }
     var inputs: StateStore?

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Compensated multi-block removal and measured selection against single-block removal, plain
+# removal and the training-free map (README, "Defaults, measured"), with one general-purpose
+# calibration set: KJV prose and Python stdlib code interleaved at equal characters
+# (/work/data, tools/make_real_data.py), held-out perplexity and KL to the original on the first
+# ~50,000 characters of each domain's held-out file. Each run records wall time and peak
+# resident memory (/usr/bin/time -v); benchmarks/compensated/collect.py gathers them.
+#   MODEL=... N=... RUNS="none linear default blocks2 ..." benchmarks/compensated/run.sh [OUT]
+# (release build: swift build -c release --product streamline)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin=$PWD/.build/release/streamline
+model=${MODEL:-/work/models/smollm2-135m-instruct}
+n=${N:-10}
+runs=${RUNS:-"none linear linear-measured linear-blocks2 default default-measured default-blocks2"}
+out=${1:-/tmp/streamline-compensated}/$(basename "$model")-remove$n
+mkdir -p "$out/runs"
+data=$out/data
+mkdir -p "$data"
+/work/venv/bin/python - "$data" <<'PY'
+import json, sys
+out = sys.argv[1]
+prose = open("/work/data/prose/calib.jsonl").readlines()
+code, chars = [], 0
+target = sum(len(json.loads(l)["text"]) for l in prose)
+for line in open("/work/data/code/calib.jsonl"):
+    if chars > target: break
+    code.append(line); chars += len(json.loads(line)["text"])
+mixed, i, j = [], 0, 0
+while i < len(prose) or j < len(code):  # keep the running shares of documents even
+    if j >= len(code) or (i < len(prose) and i * len(code) <= j * len(prose)):
+        mixed.append(prose[i]); i += 1
+    else:
+        mixed.append(code[j]); j += 1
+open(f"{out}/mixed-calib.jsonl", "w").writelines(mixed)
+for d in ["prose", "code"]:
+    docs, n = [], 0
+    for line in open(f"/work/data/{d}/heldout.jsonl"):
+        docs.append(line); n += len(json.loads(line)["text"])
+        if n > 50000: break
+    open(f"{out}/{d}-held-small.jsonl", "w").writelines(docs)
+PY
+calibration=$data/mixed-calib.jsonl
+prune() {  # prune NAME ARGS...
+  local name=$1; shift
+  [ -f "$out/runs/$name.json" ] && return
+  /usr/bin/time -v "$bin" prune "$model" --output "$out/runs/$name" --force --json \
+    --calibration "$calibration" --eval-samples 0 "$@" \
+    > "$out/runs/$name.json.part" 2> "$out/runs/$name.err"
+  mv "$out/runs/$name.json.part" "$out/runs/$name.json"
+}
+evaluate() {  # evaluate NAME MODEL DOMAIN
+  [ -f "$out/runs/eval-$1-$3.json" ] && return
+  /usr/bin/time -v "$bin" eval "$2" --perplexity "$data/$3-held-small.jsonl" --seq-len 512 \
+    --reference "$model" --json > "$out/runs/eval-$1-$3.json" 2> "$out/runs/eval-$1-$3.err"
+}
+for domain in prose code; do evaluate original "$model" "$domain"; done
+for run in $runs; do
+  case $run in
+    none) prune none --remove "$n" --replace none ;;
+    linear) prune linear --remove "$n" --replace linear ;;
+    linear-measured) prune linear-measured --remove "$n" --replace linear --select measured ;;
+    linear-blocks2) prune linear-blocks2 --remove "$n" --replace linear --blocks 2 ;;
+    default) prune default --remove "$n" ;;
+    default-measured) prune default-measured --remove "$n" --select measured ;;
+    default-blocks2) prune default-blocks2 --remove "$n" --blocks 2 ;;
+    default-blocks3) prune default-blocks3 --remove "$n" --blocks 3 ;;
+    *) echo "unknown run $run" >&2; exit 2 ;;
+  esac
+  for domain in prose code; do evaluate "$run" "$out/runs/$run" "$domain"; done
+  rm -rf "$out/runs/$run"/*.safetensors
+done
+python3 benchmarks/compensated/collect.py "$out" > "$out/results.json"
+echo "results: $out/results.json"
