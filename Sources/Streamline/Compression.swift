@@ -35,22 +35,6 @@ public struct CompressionRequest {
   public init() {}
 }
 
-/// The model a replacement learns to reproduce when it is not the one being pruned: in
-/// compensated multi-block removal, the original, while the model pruned so far (with its
-/// replacements) gives the inputs.
-struct Teacher {
-  let model: DecoderModel
-  /// The original layer each layer of the model pruned so far is.
-  let sourceLayers: [Int]
-
-  /// The original's state that state `j` of the model pruned so far stands for: the input of
-  /// the same layer (a replacement upstream was made to give the state after its block, which
-  /// is the next kept layer's input), and the original's output for the pruned model's.
-  func state(_ j: Int) -> Int {
-    j < sourceLayers.count ? sourceLayers[j] : model.config.numLayers
-  }
-}
-
 /// One block removed, in source-layer numbers, and how it scored when chosen.
 public struct RemovedBlock: Codable, Sendable, Equatable {
   public let layers: [Int]
@@ -68,14 +52,6 @@ public struct RemovedBlock: Codable, Sendable, Equatable {
     case layers, cosine, angular, replacement, validation
     case replacedLayer = "replaced_layer"
   }
-}
-
-/// A replaced block's validation loss: `loss` names it, `before` is the block's own starting
-/// point (plain removal for the map, the initialised layer for training), `after` the result.
-public struct BlockValidation: Codable, Sendable, Equatable {
-  public let loss: String
-  public let before: Double
-  public let after: Double
 }
 
 /// The block chosen, what replaces it, and the record of how.
