@@ -12,6 +12,10 @@ far from uniform and every part of the computation moves the perplexity), seeded
 --longrope: LongRoPE with `original_max_position_embeddings` 128 and 4096 positions, so
 llama.cpp (which picks the long factors for any context over 128) and Streamline (per sequence
 longer than 128) both use the long factors on 512-token windows.
+
+Name OUT without "phi3" or "phi-3": llama.cpp gives Phi-3's special tokens their attributes when
+`general.name` (the folder's name) contains either, and then looks up "</s>", which SmolLM2's
+vocabulary lacks, so the file would not load ("unordered_map::at"; the converter's too).
 """
 import argparse
 import json
