@@ -45,7 +45,8 @@ let package = Package(
       ],
       swiftSettings: settings),
     .testTarget(
-      name: "StreamlineCLITests", dependencies: ["StreamlineCLI"], swiftSettings: settings),
+      name: "StreamlineCLITests", dependencies: ["StreamlineCLI", "Checkpoint", "Tensors"],
+      swiftSettings: settings),
     .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: settings),
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: settings),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: settings),

@@ -29,7 +29,19 @@ llama-perplexity and llama-tokenize only, with cmake, outside the repository):
         --streamline .build/release/streamline --text /work/data/prose/heldout.jsonl \\
         --work /work/gguf-check MODEL_FOLDER [MORE_FOLDERS…]
 
-Prints one table row per model and type and writes everything to WORK/results.json.
+Prints one table row per model and type and writes everything to WORK/results.json (or
+--results).
+
+Where a result needs explaining, three more measurements (each optional):
+
+- `--kv-f32`: llama-perplexity again on each export with an F32 KV cache (`-ctk f32 -ctv f32`;
+  llama.cpp's default cache is F16, which rounds every key and value);
+- `--streamline-bf16`: Streamline's perplexity of the same windows with `--precision bf16`
+  (bf16 operands into every matrix product, f32 accumulation: what llama.cpp does with BF16
+  weights, whose products convert the activations to bf16);
+- `--drop-key KEY` (repeatable): llama-perplexity on a copy of the f32 export without these keys
+  (gguf-py's gguf_new_metadata.py), e.g. the Gemma 3 per-layer sliding pattern, to measure what
+  a file with the converter's metadata computes on the same tokens.
 """
 
 from __future__ import annotations
@@ -137,9 +149,9 @@ def llama_tokens(bin_dir: Path, model: Path, text_file: Path) -> list[int]:
 
 
 def llama_perplexity(bin_dir: Path, model: Path, text_file: Path, ctx: int, chunks: int,
-                     threads: int) -> tuple[float, float]:
+                     threads: int, extra: list[str] | None = None) -> tuple[float, float]:
     out = run([bin_dir / "llama-perplexity", "-m", model, "-f", text_file, "-c", ctx,
-               "-b", ctx, "--chunks", chunks, "-t", threads])
+               "-b", ctx, "--chunks", chunks, "-t", threads] + (extra or []))
     text = out.stdout + out.stderr
     match = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", text)
     if not match:
@@ -192,7 +204,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/work/gguf-check"))
     parser.add_argument("--skip-converter", action="store_true")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="where the results go (default WORK/results.json)")
+    parser.add_argument("--kv-f32", action="store_true",
+                        help="also run llama-perplexity with an F32 KV cache")
+    parser.add_argument("--streamline-bf16", action="store_true",
+                        help="also score the windows with streamline eval --precision bf16")
+    parser.add_argument("--drop-key", action="append", default=[],
+                        help="also run the f32 export without this metadata key")
     args = parser.parse_args()
+    results_path = args.results or args.work / "results.json"
     evaluator = args.streamline_eval or args.streamline
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -238,20 +259,48 @@ def main() -> None:
         row["chunks"] = chunks
         row["streamline_f32"] = streamline_chunk_perplexity(
             evaluator, folder, ours, bos, args.ctx, chunks, args.work, "f32")
+        if args.streamline_bf16:
+            row["streamline_bf16"] = streamline_chunk_perplexity(
+                evaluator, folder, ours, bos, args.ctx, chunks, args.work, "bf16")
+            row["streamline_bf16_relative"] = row["streamline_bf16"] / row["streamline_f32"] - 1
         row["llama"] = {}
-        for kind in args.types.split(","):
-            ppl, err = llama_perplexity(bin_dir, args.work / f"{folder.name}-{kind}.gguf",
-                                        text_file, args.ctx, chunks, args.threads)
-            row["llama"][kind] = {"ppl": ppl, "stderr": err,
-                                  "relative": ppl / row["streamline_f32"] - 1}
+        variants = [("", [])] + ([("kvf32", ["-ctk", "f32", "-ctv", "f32"])] if args.kv_f32
+                                 else [])
+        for suffix, extra in variants:
+            for kind in args.types.split(","):
+                ppl, err = llama_perplexity(bin_dir, args.work / f"{folder.name}-{kind}.gguf",
+                                            text_file, args.ctx, chunks, args.threads, extra)
+                name = kind + ("+" + suffix if suffix else "")
+                row["llama"][name] = {"ppl": ppl, "stderr": err,
+                                      "relative": ppl / row["streamline_f32"] - 1}
+                if args.streamline_bf16 and kind == "bf16":
+                    row["llama"][name]["relative_to_streamline_bf16"] = \
+                        ppl / row["streamline_bf16"] - 1
+        if args.drop_key:
+            reader_keys = set(gguf.GGUFReader(str(f32)).fields)
+            dropped = [k for k in args.drop_key if k in reader_keys]
+            if dropped:
+                stripped = args.work / f"{folder.name}-f32-without.gguf"
+                script = args.llama_src / "gguf-py" / "gguf" / "scripts" / "gguf_new_metadata.py"
+                env = dict(os.environ, PYTHONPATH=str(args.llama_src / "gguf-py"))
+                cmd = [sys.executable, script, f32, stripped, "--force"]
+                for key in dropped:
+                    cmd += ["--remove-metadata", key]
+                run(cmd, env=env)
+                ppl, err = llama_perplexity(bin_dir, stripped, text_file, args.ctx, chunks,
+                                            args.threads)
+                row["llama"]["f32 without " + ",".join(dropped)] = {
+                    "ppl": ppl, "stderr": err, "relative": ppl / row["streamline_f32"] - 1}
+                stripped.unlink()
         results.append(row)
         print(json.dumps(row, indent=1), flush=True)
-        (args.work / "results.json").write_text(json.dumps(results, indent=1))
-    print("| model | streamline f32 | " + " | ".join(f"llama.cpp {k} (rel.)" for k in
-                                                      args.types.split(",")) + " | tokens equal |")
+        results_path.write_text(json.dumps(results, indent=1))
+    names = list(results[0]["llama"]) if results else []
+    print("| model | streamline f32 | " + " | ".join(f"llama.cpp {k} (rel.)" for k in names)
+          + " | tokens equal |")
     for row in results:
         cells = [f"{row['llama'][k]['ppl']:.4f} ({row['llama'][k]['relative']:+.2e})"
-                 for k in args.types.split(",")]
+                 if k in row["llama"] else "" for k in names]
         print(f"| {Path(row['model']).name} | {row['streamline_f32']:.4f} | " + " | ".join(cells)
               + f" | {row['tokens']['equal']} ({row['tokens']['streamline']}) |")
 

@@ -222,6 +222,13 @@ public struct GGUFExport {
   /// asks except where the converter keeps F32 (norms, one-dimensional tensors) or F16 (Q8_0 of
   /// rows that are not a multiple of 32).
   public func tensors() throws -> [GGUFTensor] {
+    try Self.tensors(naming, from: folder, fileType: fileType)
+  }
+
+  /// `tensors()` for any family's naming and folder (also without a tokenizer, for tests).
+  public static func tensors(_ naming: any GGUFNaming, from folder: ModelFolder, fileType: FileType)
+    throws -> [GGUFTensor]
+  {
     try naming.ggufTensors().map { plan in
       var type = fileType.tensorType
       if plan.alwaysF32 {
@@ -229,7 +236,6 @@ public struct GGUFExport {
       } else if type == .q8_0, plan.shape.last! % GGUF.q8BlockSize != 0 {
         type = .f16
       }
-      let folder = self.folder
       return try GGUFTensor(plan.name, shape: plan.shape, type: type) {
         try Self.values(plan, from: folder)
       }

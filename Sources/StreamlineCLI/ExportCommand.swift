@@ -12,9 +12,14 @@ extension GGUFExport.FileType: ExpressibleByArgument {}
 /// folder), and, being a single file, replaced only with `--force`.
 enum GGUFTarget {
   static func check(_ path: String, policy: OutputPolicy, force: Bool, flag: String) throws {
-    let url = try forOption(flag) { try policy.file(path) }
-    if FileManager.default.fileExists(atPath: url.path) && !force {
-      throw ValidationError("\(flag) \(path) exists; use --force to replace it")
+    // One line naming the flag, as every refused output path is (a ValidationError would add
+    // the command's usage).
+    try forOption(flag) {
+      let url = try policy.file(path)
+      if FileManager.default.fileExists(atPath: url.path) && !force {
+        throw CheckpointError.outputRefused(
+          path: path, reason: "the file exists; use --force to replace it")
+      }
     }
   }
 }

@@ -113,10 +113,45 @@ import Testing
     #expect(value(entries, "gemma2.attn_logit_softcapping") == .float32(2))
     #expect(value(entries, "gemma2.final_logit_softcapping") == .float32(4))
     #expect(value(entries, "gemma2.attention.sliding_window") == .uint32(8))
-    for name in ["phi3-longrope", "opt-plain"] {
-      let config = try architecture(name)
-      #expect(!(config is any GGUFNaming))
-      #expect((config as? any GGUFRefusal)?.ggufRefusal.isEmpty == false)
-    }
+    let opt = try architecture("opt-plain")
+    #expect(!(opt is any GGUFNaming))
+    #expect((opt as? any GGUFRefusal)?.ggufRefusal.isEmpty == false)
+    // llama.cpp's phi3 makes the output projection hidden × hidden.
+    let wide = try #require(
+      try architecture("phi3-partial") { $0["head_dim"] = 32 } as? any GGUFNaming)
+    #expect(throws: ModelError.self) { try wide.ggufHyperparameters() }
+  }
+
+  @Test func phi3KeepsItsFusedTensorsAndWritesLongRopeFactors() throws {
+    let phi3 = try naming("phi3-longrope")
+    let config = try #require(try architecture("phi3-longrope") as? Phi3Config)
+    #expect(phi3.ggufArchitecture == "phi3")
+    let plans = try phi3.ggufTensors()
+    let qkv = try #require(plans.first { $0.name == "blk.0.attn_qkv.weight" })
+    #expect(qkv.source == "model.layers.0.self_attn.qkv_proj.weight")
+    #expect(qkv.shape == [config.qkvWidth, config.hiddenSize])
+    #expect(qkv.transform == .none)
+    let up = try #require(plans.first { $0.name == "blk.3.ffn_up.weight" })
+    #expect(up.source == "model.layers.3.mlp.gate_up_proj.weight")
+    #expect(up.shape == [2 * config.intermediateSize, config.hiddenSize])
+    #expect(plans.filter { $0.name.hasPrefix("blk.0.") }.count == 6)
+    let long = try #require(plans.first { $0.name == "rope_factors_long.weight" })
+    let short = try #require(plans.first { $0.name == "rope_factors_short.weight" })
+    #expect(long.transform == .values([1, 1.5, 2.5, 4, 6, 9]))
+    #expect(short.transform == .values([1, 1.1, 1.3, 1.6, 2, 2.5]))
+    #expect(long.alwaysF32 && short.alwaysF32)
+    let entries = try phi3.ggufHyperparameters()
+    #expect(value(entries, "phi3.block_count") == .uint32(4))
+    #expect(value(entries, "phi3.context_length") == .uint32(32))
+    #expect(value(entries, "phi3.rope.scaling.original_context_length") == .uint32(8))
+    // partial_rotary_factor 0.75 of 16: 12 rotated features, 6 factors.
+    #expect(value(entries, "phi3.rope.dimension_count") == .uint32(12))
+    #expect(value(entries, "phi3.attention.sliding_window") == .uint32(0))
+    // convert_hf_to_gguf: sqrt(1 + ln(32 / 8) / ln 8).
+    let factor = Float((1 + log(4.0) / log(8.0)).squareRoot())
+    #expect(value(entries, "phi3.rope.scaling.attn_factor") == .float32(factor))
+    let partial = try naming("phi3-partial")
+    #expect(try partial.ggufTensors().allSatisfy { !$0.name.hasPrefix("rope_factors") })
+    #expect(value(try partial.ggufHyperparameters(), "phi3.rope.scaling.attn_factor") == nil)
   }
 }

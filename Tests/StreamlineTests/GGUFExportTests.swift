@@ -51,6 +51,43 @@ struct GGUFExportTests {
     }
   }
 
+  @Test(
+    "a Phi-3 folder's tensors (fused qkv and gate-up, LongRoPE factors) and hyperparameters are what llama.cpp's converter writes"
+  )
+  func phi3MatchesConverter() throws {
+    // The converter's output without its vocabulary step (tools/convert_without_vocab.py): the
+    // model fixture has no tokenizer, and the architecture is what is compared here.
+    let folder = try ModelFolder(url: Fixtures.model("phi3-longrope"))
+    let config = try Architectures.config(from: folder.configData, path: folder.configPath)
+    let naming = try #require(config as? any GGUFNaming)
+    let output = Fixtures.temporary("gguf").appendingPathExtension("gguf")
+    defer { try? FileManager.default.removeItem(at: output) }
+    try GGUFWriter.write(
+      [GGUF.Entry("general.architecture", .string(naming.ggufArchitecture))]
+        + (try naming.ggufHyperparameters()),
+      tensors: try GGUFExport.tensors(naming, from: folder, fileType: .f32), to: output.path)
+    let ours = try GGUFFile(path: output.path)
+    let theirs = try GGUFFile(
+      path: Fixtures.root.appendingPathComponent("gguf/phi3-longrope-converter-f32.gguf").path)
+    #expect(ours.tensors.map(\.name).sorted() == theirs.tensors.map(\.name).sorted())
+    for tensor in theirs.tensors {
+      let mine = try #require(ours.tensor(tensor.name))
+      #expect(mine.shape == tensor.shape, "\(tensor.name)")
+      #expect(mine.type == tensor.type, "\(tensor.name)")
+      #expect(
+        ours.floats(mine).map(\.bitPattern) == theirs.floats(tensor).map(\.bitPattern),
+        "\(tensor.name)")
+    }
+    for entry in theirs.entries where entry.key.hasPrefix("phi3.") {
+      #expect(ours[entry.key] == entry.value, "\(entry.key)")
+    }
+    // Streamline adds the head widths (README, GGUF), as for every family.
+    let added: Set<String> = ["phi3.attention.key_length", "phi3.attention.value_length"]
+    for entry in ours.entries where !added.contains(entry.key) {
+      #expect(theirs[entry.key] != nil, "\(entry.key) is not written by the converter")
+    }
+  }
+
   @Test("a pruned folder exports its kept layers, renumbered, with its provenance")
   func prunedWithProvenance() throws {
     let sourceURL = Fixtures.root.appendingPathComponent("eval/models/llama")

@@ -28,6 +28,9 @@ public struct Phi3Config: Sendable, Equatable {
   public let rope: Rope
   public let tieWordEmbeddings: Bool
   public let maxPositions: Int?
+  /// `original_max_position_embeddings` (top level first, as transformers reads it; 4096, its
+  /// default, when absent): the context LongRoPE's short factors are for.
+  public let originalMaxPositions: Int
   /// Every layer attends over the last `sliding_window` tokens (transformers' Phi-3 masks all
   /// layers alike); nil for full attention.
   public let window: Int?
@@ -95,6 +98,9 @@ public struct Phi3Config: Sendable, Equatable {
         maxPositions: maxPositions, aliases: ["su": "longrope", "yarn": "longrope"],
         longrope: true))
     window = raw.slidingWindow
+    originalMaxPositions =
+      keys.originalMaxPositionEmbeddings
+      ?? raw.ropeParameters?.originalMaxPositionEmbeddings.flatMap { Int(exactly: $0) } ?? 4096
   }
 
   public var queryWidth: Int { numHeads * headDim }
