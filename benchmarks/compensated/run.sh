@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 bin=$PWD/.build/release/streamline
 model=${MODEL:-/work/models/smollm2-135m-instruct}
 n=${N:-10}
-runs=${RUNS:-"none linear linear-measured linear-blocks2 default default-measured default-blocks2"}
+runs=${RUNS:-"none linear linear-measured default default-blocks2"}
 out=${1:-/tmp/streamline-compensated}/$(basename "$model")-remove$n
 mkdir -p "$out/runs"
 data=$out/data
@@ -52,7 +52,8 @@ prune() {  # prune NAME ARGS...
 evaluate() {  # evaluate NAME MODEL DOMAIN
   [ -f "$out/runs/eval-$1-$3.json" ] && return
   /usr/bin/time -v "$bin" eval "$2" --perplexity "$data/$3-held-small.jsonl" --seq-len 512 \
-    --reference "$model" --json > "$out/runs/eval-$1-$3.json" 2> "$out/runs/eval-$1-$3.err"
+    --reference "$model" --json > "$out/runs/eval-$1-$3.json.part" 2> "$out/runs/eval-$1-$3.err"
+  mv "$out/runs/eval-$1-$3.json.part" "$out/runs/eval-$1-$3.json"
 }
 for domain in prose code; do evaluate original "$model" "$domain"; done
 for run in $runs; do
