@@ -114,6 +114,12 @@ public enum CurveReport {
     return ([1.0, 2, 5, 10].first { $0 * power >= raw * 0.9999 } ?? 10) * power
   }
 
+  /// A tick value, in plain digits up to a million.
+  static func tickLabel(_ value: Double) -> String {
+    value >= 1 && value < 1e6 && value == value.rounded()
+      ? String(format: "%.0f", value) : String(format: "%.3g", value)
+  }
+
   static let plainColor = "#d62728"
   static let linearColor = "#1f77b4"
 
@@ -127,9 +133,10 @@ public enum CurveReport {
     let panelHeight = 250.0
     let top = 100.0
     let gap = 70.0
-    var chart = SVG(width: left + plotWidth + 270, height: top + 2 * panelHeight + gap + 80)
+    var chart = SVG(width: left + plotWidth + 300, height: top + 2 * panelHeight + gap + 80)
     chart.text(
-      "How far to go: \(model), 1 to \(count) of \(curve.numLayers) layers removed", x: left, y: 28,
+      "How far to go: \(URL(fileURLWithPath: model).lastPathComponent), 1 to \(count) of \(curve.numLayers) layers removed",
+      x: left, y: 28,
       size: 16, weight: "bold")
     chart.text(
       "held-out \(curve.heldOut.file): \(curve.heldOut.tokens) tokens in windows of \(curve.heldOut.seqLen); blocks by \(curve.metric.rawValue); each point is the model prune --remove n writes",
@@ -158,7 +165,7 @@ public enum CurveReport {
       for tick in logTicks(pow(10, low), pow(10, high)) {
         chart.line(x1: left, y1: y(tick), x2: left + plotWidth, y2: y(tick), stroke: "#eee")
         chart.text(
-          String(format: "%.3g", tick), x: left - 8, y: y(tick) + 4, size: 10, anchor: "end")
+          tickLabel(tick), x: left - 8, y: y(tick) + 4, size: 10, anchor: "end")
       }
       for point in points {
         let px = x(Double(point.removed))
@@ -175,14 +182,17 @@ public enum CurveReport {
           y: y(reference) + 4, size: 11, fill: "#2ca02c")
       }
       let series: [(String, String, (CurvePoint) -> (Double, CurveCandidate), Bool)] = [
-        ("plain", plainColor, { (values($0).0, $0.plain) }, true),
-        ("linear", linearColor, { (values($0).1, $0.linear) }, false),
+        ("plain", plainColor, { (values($0).0, $0.plain) }, false),
+        ("linear", linearColor, { (values($0).1, $0.linear) }, true),
       ]
-      for (name, color, pick, above) in series {
+      for (name, color, pick, isLinear) in series {
         chart.polyline(
           points.map { (x(Double($0.removed)), y(pick($0).0)) }, stroke: color, width: 2.5)
         for point in points {
           let (value, candidate) = pick(point)
+          // The higher of the two points is labelled above, the lower below.
+          let (plainValue, linearValue) = values(point)
+          let above = isLinear ? linearValue > plainValue : plainValue >= linearValue
           let px = x(Double(point.removed))
           let map = candidate.mapLayer.map { ", map into layer \($0)" } ?? ""
           chart.circle(
@@ -228,9 +238,9 @@ public enum CurveReport {
     for (index, (name, color)) in legend.enumerated() {
       let ly = top + 14 + Double(index) * 18
       chart.line(
-        x1: left + plotWidth + 10, y1: ly - 4, x2: left + plotWidth + 30, y2: ly - 4,
+        x1: left + plotWidth + 40, y1: ly - 4, x2: left + plotWidth + 60, y2: ly - 4,
         stroke: color, width: 2.5)
-      chart.text(name, x: left + plotWidth + 36, y: ly, size: 10)
+      chart.text(name, x: left + plotWidth + 66, y: ly, size: 10)
     }
     return chart.document
   }
