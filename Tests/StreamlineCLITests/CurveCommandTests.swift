@@ -73,9 +73,11 @@ import Testing
 
   /// The curve at two points equals `prune --remove n` (plain, and `--replace linear`) scored
   /// by `eval --perplexity --reference`: perplexity within 1e-5 relative (the same sums of
-  /// Float32 products in another order: other rows per product), and KL within 1e-5 relative
-  /// plus 2^-24 of the largest log-probability magnitude (eval keeps the original's
-  /// log-probabilities as Float, the curve recomputes them in full).
+  /// Float32 products in another order: other rows per product). KL within that plus what eval's
+  /// own rounding adds: it keeps the original's log-probabilities as Float32, each off by at most
+  /// 2^-24 of its magnitude, so KL = Σ p·(log p − log q) moves by at most 2^-24·Σ p·|log p|, the
+  /// original's entropy, for which its mean NLL on the same tokens stands in (measured: 9e-7 and
+  /// 1e-7 relative here, 1.5e-7 on SmolLM2-135M).
   @Test func twoPointsEqualPruneThenEval() throws {
     let scratch = try Scratch()
     let (status, out, err) = try Self.run(
@@ -118,7 +120,11 @@ import Testing
       #expect(
         abs(curvePerplexity / perplexity - 1) < 1e-5,
         "n \(n) \(kind): \(curvePerplexity) vs \(perplexity)")
-      #expect(abs(curveKL - kl) <= 1e-5 * kl + 1e-6, "n \(n) \(kind): \(curveKL) vs \(kl)")
+      let originalNLL = try #require(
+        (divergence["reference"] as? [String: Any])?["nll"] as? Double)
+      #expect(
+        abs(curveKL - kl) <= 1e-5 * kl + 0x1p-24 * originalNLL,
+        "n \(n) \(kind): \(curveKL) vs \(kl)")
       #expect(abs((curve["original"] as? Double ?? .nan) / original - 1) < 1e-5)
       // The layers the curve names are the ones prune removed.
       let manifest = try Self.json(
