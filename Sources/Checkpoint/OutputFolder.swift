@@ -78,15 +78,19 @@ public final class OutputFolder: @unchecked Sendable {
     TemporarySibling.removeStale(beside: target)
     let temporary = TemporarySibling.url(for: target)
     url = temporary
-    guard mkdir(temporary.path, 0o755) == 0 else {
-      let reason = FileSystemReason.words(errno)
-      TemporarySibling.removeEmpty(parents)
-      throw CheckpointError.writeFailed(path: temporary.path, reason: reason)
-    }
-    cleanupID = registry.register {
+    // Registered before the folder exists, so that an interrupt the moment it appears still
+    // removes it and the parents made for it (removing a folder not yet made does nothing).
+    let cleanup = registry.register {
       try? FileManager.default.removeItem(at: temporary)
       TemporarySibling.removeEmpty(parents)
     }
+    guard mkdir(temporary.path, 0o755) == 0 else {
+      let reason = FileSystemReason.words(errno)
+      registry.unregister(cleanup)
+      TemporarySibling.removeEmpty(parents)
+      throw CheckpointError.writeFailed(path: temporary.path, reason: reason)
+    }
+    cleanupID = cleanup
   }
 
   deinit { discard() }

@@ -55,11 +55,12 @@ public struct SVG {
   }
 
   public mutating func circle(
-    x: Double, y: Double, r: Double, fill: String, stroke: String = "none"
+    x: Double, y: Double, r: Double, fill: String, stroke: String = "none", title: String? = nil
   ) {
+    let element =
+      "<circle cx=\"\(Self.number(x))\" cy=\"\(Self.number(y))\" r=\"\(Self.number(r))\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"2\""
     body.append(
-      "<circle cx=\"\(Self.number(x))\" cy=\"\(Self.number(y))\" r=\"\(Self.number(r))\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"2\"/>"
-    )
+      title.map { element + "><title>\(Self.escape($0))</title></circle>" } ?? element + "/>")
   }
 
   public mutating func text(

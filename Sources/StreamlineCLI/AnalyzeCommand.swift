@@ -6,7 +6,14 @@ import Streamline
 
 struct Analyze: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Score every block of consecutive layers on calibration data and choose one.")
+    abstract: "Score every block of consecutive layers on calibration data and choose one.",
+    discussion: """
+      --curve N --heldout FILE: how far to go. For every n from 1 to N, the held-out perplexity \
+      and KL to the original of the models `prune --remove n` writes with --replace none and \
+      --replace linear (give prune's --samples, --seq-len, --seed, --train-samples, \
+      --eval-samples and --val-fraction when they differ from the defaults), measured in memory \
+      on the windows `eval --perplexity FILE --seq-len L --stride L` scores.
+      """)
 
   @OptionGroup var model: ModelOptions
   @OptionGroup var calibration: CalibrationArguments
@@ -14,6 +21,8 @@ struct Analyze: ParsableCommand {
 
   @Option(help: "Write analysis.json, summary.md and SVG charts into this folder.")
   var report: String?
+
+  @OptionGroup var curve: CurveArguments
 
   @OptionGroup var output: OutputOptions
 
@@ -33,6 +42,23 @@ struct Analyze: ParsableCommand {
   var merge: [String] = []
 
   func validate() throws {
+    if curve.curve != nil {
+      if removal.request != nil {
+        throw ValidationError(
+          "--curve N measures every count of layers from 1 to N: give it without --remove or --sparsity"
+        )
+      }
+      if shard != nil || !merge.isEmpty || saveStats != nil {
+        throw ValidationError(
+          "--curve scores the calibration itself: give it without --shard, --merge or --save-stats"
+        )
+      }
+      if removal.metric == .bi {
+        throw ValidationError(
+          "--curve compares plain removal with the linear map, which replaces one contiguous block: use --metric cosine or angular, not bi"
+        )
+      }
+    }
     if shard != nil && saveStats == nil {
       throw ValidationError("--shard needs --save-stats FILE to write the shard's statistics to")
     }
@@ -48,12 +74,15 @@ struct Analyze: ParsableCommand {
         )
       }
     }
-    if shard == nil && removal.request == nil {
-      throw ValidationError("say how much to remove: --remove N or --sparsity S")
+    if shard == nil && removal.request == nil && curve.curve == nil {
+      throw ValidationError("say how much to remove: --remove N, --sparsity S or --curve N")
     }
   }
 
   func run() throws {
+    if let n = curve.curve, let heldout = curve.heldout {
+      return try runCurve(n, heldout: heldout)
+    }
     // The paths this writes, checked before any work.
     var policy = OutputPolicy()
     policy.add(model.path, as: "the input model folder")

@@ -1,0 +1,292 @@
+import Evaluation
+import Foundation
+import Models
+import Tensors
+
+/// A request the curve cannot answer, in the library's words (the command line words it with
+/// its flags).
+public enum CurveError: Error, CustomStringConvertible, Equatable {
+  /// Fewer than one layer, or more than can go while a layer stays.
+  case removalOutOfRange(requested: Int, maximum: Int, layers: Int)
+  /// `bi` picks scattered layers, which the linear map cannot replace.
+  case scatteredMetric(ImportanceMetric)
+  /// The map is fitted on a training split of at least two sequences.
+  case tooFewTrainingSequences(Int)
+  /// The held-out text makes no window to score.
+  case noHeldOutWindows
+
+  public var description: String {
+    switch self {
+    case .removalOutOfRange(let requested, let maximum, let layers):
+      "the curve cannot remove \(requested) layers of \(layers): from 1 to \(maximum) can go, leaving at least one layer"
+    case .scatteredMetric(let metric):
+      "the \(metric.rawValue) metric picks layers that need not be contiguous, and the linear map replaces one contiguous block"
+    case .tooFewTrainingSequences(let count):
+      "the linear map is fitted on training sequences beyond the scored ones: \(count) is fewer than 2"
+    case .noHeldOutWindows:
+      "the held-out text holds no token to predict"
+    }
+  }
+}
+
+/// One model on the curve: the source layers it drops and what that costs on held-out text
+/// against the original.
+public struct CurveCandidate: Codable, Sendable, Equatable {
+  /// 0-based source layers removed.
+  public let layers: [Int]
+  /// The layer the linear map is folded into (nil for plain removal).
+  public let mapLayer: Int?
+  /// The block's similarity score under the curve's metric (cosine, or angular distance).
+  public let score: Double
+  public let perplexity: Double
+  /// Mean KL(original ‖ candidate) per held-out token, in nats.
+  public let kl: Double
+
+  enum CodingKeys: String, CodingKey {
+    case layers, score, perplexity, kl
+    case mapLayer = "map_layer"
+  }
+}
+
+/// The curve at n layers removed.
+public struct CurvePoint: Codable, Sendable, Equatable {
+  public let removed: Int
+  /// Share of all parameters removed (neither plain removal nor the map adds any).
+  public let parameterShare: Double
+  /// The best block of n layers by similarity, removed with nothing in its place
+  /// (`prune --remove n --replace none`).
+  public let plain: CurveCandidate
+  /// The best block of n layers starting at layer 1 or later, with the training-free map folded
+  /// into the layer before it (`prune --remove n --replace linear`).
+  public let linear: CurveCandidate
+  /// The share of the log-perplexity plain removal loses that the map wins back; nil when plain
+  /// removal loses nothing.
+  public let recovered: Double?
+
+  enum CodingKeys: String, CodingKey {
+    case removed, plain, linear, recovered
+    case parameterShare = "parameter_share"
+  }
+}
+
+/// The held-out text the curve is measured on: the windows `eval --perplexity FILE --seq-len L
+/// --stride L` scores.
+public struct CurveHeldOut: Codable, Sendable, Equatable {
+  public let file: String
+  public let documents: Int
+  public let seqLen: Int
+  public let windows: Int
+  public let tokens: Int
+
+  public init(file: String, documents: Int, seqLen: Int, windows: [TextWindow]) {
+    self.file = file
+    self.documents = documents
+    self.seqLen = seqLen
+    self.windows = windows.count
+    tokens = windows.reduce(0) { $0 + $1.targets.count }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case file, documents, windows, tokens
+    case seqLen = "seq_len"
+  }
+}
+
+/// How the linear maps were fitted: as `prune --replace linear` fits its one.
+public struct CurveFitting: Codable, Sendable, Equatable {
+  /// Calibration sequences beyond the scored and held-out ones, and the share of them that
+  /// fits the map (the rest is `prune`'s validation split).
+  public let trainingSequences: Int
+  public let fittingSequences: Int
+  public let validationFraction: Double
+  /// Passes over the training sequences to capture the states (more when they exceed the
+  /// training memory), and whether any went to a scratch file.
+  public let capturePasses: Int
+  public let spilled: Bool
+
+  enum CodingKeys: String, CodingKey {
+    case spilled
+    case trainingSequences = "training_sequences"
+    case fittingSequences = "fitting_sequences"
+    case validationFraction = "validation_fraction"
+    case capturePasses = "capture_passes"
+  }
+}
+
+/// How far to go: held-out perplexity and KL to the original for every count of layers removed
+/// from 1 to N, for plain removal and for the training-free linear map, each candidate the model
+/// `prune` would write for that count, measured in memory without writing it.
+public struct RemovalCurve: Codable, Sendable {
+  public let metric: ImportanceMetric
+  public let numLayers: Int
+  public let parameters: Int
+  /// The scored calibration sequences and tokens behind the block choices.
+  public let samples: Int
+  public let scoredTokens: Int
+  public let heldOut: CurveHeldOut
+  public let fitting: CurveFitting
+  /// The original model's held-out perplexity (its KL is 0).
+  public let original: Double
+  public let points: [CurvePoint]
+  public let seconds: Double
+
+  enum CodingKeys: String, CodingKey {
+    case metric, parameters, samples, fitting, original, points, seconds
+    case numLayers = "num_layers"
+    case scoredTokens = "scored_tokens"
+    case heldOut = "held_out"
+  }
+
+  /// The most layers the curve can remove from `layers`: all but one (a linear map needs the
+  /// layer before its block, which then stays).
+  public static func maximum(layers: Int) -> Int { layers - 1 }
+
+  /// Checks `n` against the model and the metric before any work.
+  public static func check(_ n: Int, layers: Int, metric: ImportanceMetric) throws {
+    guard n >= 1 && n <= maximum(layers: layers) else {
+      throw CurveError.removalOutOfRange(
+        requested: n, maximum: maximum(layers: layers), layers: layers)
+    }
+    guard metric != .bi else { throw CurveError.scatteredMetric(metric) }
+  }
+
+  /// The plain and linear blocks for every n up to `n`, chosen from one similarity matrix as
+  /// `prune --remove n` chooses them.
+  public static func blocks(
+    _ similarity: SimilarityMatrix, config: any Architecture, metric: ImportanceMetric,
+    upTo n: Int
+  ) throws -> [(
+    plain: SelectedBlock, linear: SelectedBlock, plainScore: Double,
+    linearScore: Double
+  )] {
+    try (1...n).map { count in
+      let plain = try Importance.analyze(
+        similarity, config: config, metric: metric, removing: count, replacement: .none)
+      let linear = try Importance.analyze(
+        similarity, config: config, metric: metric, removing: count, replacement: .linear)
+      func score(_ analysis: Analysis) -> Double {
+        let block = analysis.blocks.first { $0.start == analysis.chosen.start }!
+        return metric == .angular ? block.angular : block.cosine
+      }
+      func selected(_ chosen: ChosenBlock) -> SelectedBlock {
+        SelectedBlock(start: chosen.start, end: chosen.end, layers: chosen.layers)
+      }
+      return (selected(plain.chosen), selected(linear.chosen), score(plain), score(linear))
+    }
+  }
+
+  /// Measures the curve to `n` layers removed.
+  ///
+  /// `similarity` scores the blocks (of `request.scoringSamples` calibration sequences);
+  /// `training` are the calibration sequences `prune --replace linear` would fit on (those after
+  /// the scored and held-out ones), split by `request.training` as it splits them; `windows`
+  /// are the held-out windows, `heldOut` says where they came from. States are captured in as
+  /// few passes as `request.trainingMemory` allows (spilled to `request.spillDirectory` when one
+  /// count's states alone exceed it).
+  public static func measure(
+    model: DecoderModel, similarity: SimilarityMatrix, training: [[Int]], windows: [TextWindow],
+    heldOut: CurveHeldOut, upTo n: Int, request: CompressionRequest,
+    progress: (String) -> Progress
+  ) throws -> RemovalCurve {
+    let began = Date()
+    let config = model.config
+    try check(n, layers: config.numLayers, metric: request.metric)
+    guard !windows.isEmpty, windows.contains(where: { !$0.targets.isEmpty }) else {
+      throw CurveError.noHeldOutWindows
+    }
+    guard training.count >= 2 else { throw CurveError.tooFewTrainingSequences(training.count) }
+    let chosen = try blocks(similarity, config: config, metric: request.metric, upTo: n)
+    let (fitting, _) = try ReplacementTrainer.split(
+      training.count, fraction: request.training.validationFraction, seed: request.training.seed)
+
+    let reference = try ReferenceDistributions(
+      model: model, windows: windows, memoryBudget: request.memoryBudget)
+    let all = Array(0..<config.numLayers)
+    func kept(_ block: SelectedBlock) -> [Int] { all.filter { !block.layers.contains($0) } }
+
+    let measuring = progress("measuring candidates")
+    var done = 0
+    func advance(_ what: String) {
+      done += 1
+      measuring.update(done, of: 2 * n, detail: what)
+    }
+    var plain: [CandidateLoss] = []
+    for (index, pick) in chosen.enumerated() {
+      plain.append(try reference.measure(model, layers: kept(pick.plain)))
+      advance("\(index + 1) removed, plain")
+    }
+
+    // The linear maps: the states each count's fit reads, captured for as many counts at once
+    // as the training memory holds.
+    let lengths = training.map(\.count)
+    let rows = lengths.reduce(0, +)
+    let stateBytes = rows * config.hiddenSize * MemoryLayout<Float>.size
+    var groups: [[Int]] = []
+    var groupStates = Set<Int>()
+    for index in chosen.indices {
+      let states = Set(LinearCompensation.states([chosen[index].linear]))
+      let union = groupStates.union(states)
+      if let last = groups.indices.last, union.count * stateBytes <= request.trainingMemory {
+        groups[last].append(index)
+        groupStates = union
+      } else {
+        groups.append([index])
+        groupStates = states
+      }
+    }
+    var linear = [CandidateLoss?](repeating: nil, count: n)
+    var mapLayers = [Int](repeating: 0, count: n)
+    var spilled = false
+    for (g, group) in groups.enumerated() {
+      let states = LinearCompensation.states(group.map { chosen[$0].linear })
+      let store = try StateStore(
+        states: states, rows: rows, width: config.hiddenSize, memoryLimit: request.trainingMemory,
+        directory: request.spillDirectory)
+      spilled = spilled || store.isSpilled
+      try StateCapture.run(
+        model: model, sequences: training, into: store, memoryBudget: request.memoryBudget,
+        progress: progress(
+          groups.count == 1
+            ? "capturing training states"
+            : "capturing training states (pass \(g + 1) of \(groups.count))"))
+      for index in group {
+        let block = chosen[index].linear
+        guard
+          let substitute = try LinearCompensation.substitute(
+            for: block, model: model, store: store, lengths: lengths, fitting: fitting)
+        else { preconditionFailure("a linear block starts at layer 1 or later") }
+        mapLayers[index] = substitute.layer
+        linear[index] = try reference.measure(
+          model, layers: kept(block), substitutes: [substitute.layer: substitute.replacement])
+        advance("\(index + 1) removed, linear map")
+      }
+    }
+
+    let original = reference.original.perplexity
+    let points = chosen.indices.map { index -> CurvePoint in
+      let pick = chosen[index]
+      let p = plain[index]
+      let l = linear[index]!
+      let lost = log(p.perplexity) - log(original)
+      return CurvePoint(
+        removed: index + 1,
+        parameterShare: Double((index + 1) * config.parametersPerLayer)
+          / Double(config.totalParameters),
+        plain: CurveCandidate(
+          layers: pick.plain.layers, mapLayer: nil, score: pick.plainScore,
+          perplexity: p.perplexity, kl: p.kl),
+        linear: CurveCandidate(
+          layers: pick.linear.layers, mapLayer: mapLayers[index], score: pick.linearScore,
+          perplexity: l.perplexity, kl: l.kl),
+        recovered: lost > 0 ? (log(p.perplexity) - log(l.perplexity)) / lost : nil)
+    }
+    return RemovalCurve(
+      metric: request.metric, numLayers: config.numLayers, parameters: config.totalParameters,
+      samples: similarity.samples, scoredTokens: similarity.tokens, heldOut: heldOut,
+      fitting: CurveFitting(
+        trainingSequences: training.count, fittingSequences: fitting.count,
+        validationFraction: request.training.validationFraction, capturePasses: groups.count,
+        spilled: spilled),
+      original: original, points: points, seconds: Date().timeIntervalSince(began))
+  }
+}
