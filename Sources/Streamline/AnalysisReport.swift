@@ -69,8 +69,11 @@ public enum AnalysisReport {
   /// What the measured candidates are.
   static func measuredHeading(_ analysis: Analysis, candidates: Int) -> String {
     let compensation =
-      analysis.measured?.first?.compensation == "linear"
-      ? "each compensated with the training-free map" : "each removed plainly"
+      switch analysis.measured?.first?.compensation {
+      case "linear": "each compensated with the training-free map"
+      case "first": "each replaced by its first layer"
+      default: "each removed plainly"
+      }
     return
       "measured: the \(candidates) best by \(analysis.metric.rawValue), \(compensation), by KL to the original on the scored sequences"
   }

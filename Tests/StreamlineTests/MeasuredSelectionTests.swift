@@ -81,6 +81,21 @@ import Testing
     }
   }
 
+  /// Gemma's MLP output cannot take the map: a replacement layer's candidates are measured as
+  /// the block's first layer standing in for it, and the chosen one is the lowest KL.
+  @Test func withoutTheMapTheFirstLayerStandsIn() throws {
+    let model = try DecoderModel(url: Fixtures.model("gemma3-text"))
+    var measured = request(.layer, candidates: 3)
+    measured.removal = .layers(1)
+    measured.training.epochs = 1
+    let plan = try Compression.plan(
+      model: model, sequences: try replacement.sequences(), request: measured,
+      progress: { Progress($0, enabled: false) })
+    let candidates = try #require(plan.analysis?.measured)
+    #expect(candidates.count == 3 && candidates.allSatisfy { $0.compensation == "first" })
+    #expect(plan.start == candidates.min { $0.kl < $1.kl }!.start)
+  }
+
   @Test func measuredSelectionNeedsScoredContiguousBlocks() throws {
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
     var given = request(.linear, candidates: 2)

@@ -17,7 +17,9 @@ public struct MeasuredBlock: Codable, Sendable, Equatable {
   public let end: Int
   public let cosine: Double
   public let angular: Double
-  /// `linear` when the training-free map compensated the block, `none` for plain removal.
+  /// `linear` when the training-free map compensated the block, `first` when the block's first
+  /// layer stood in for it (a replacement layer where the map cannot fold), `none` for plain
+  /// removal.
   public let compensation: String
   public let kl: Double
   public let perplexity: Double
@@ -26,8 +28,9 @@ public struct MeasuredBlock: Codable, Sendable, Equatable {
 /// Blocks chosen by measured loss: the best `request.candidates` blocks by similarity, each
 /// compensated with the training-free map (folded into the layer before the block, or, for a
 /// replacement layer, into the block's first layer as `--init linear` starts it; nothing for
-/// plain removal, whose candidates are measured as they would be written, and for a family
-/// whose layers cannot take the map), and the one whose
+/// plain removal, whose candidates are measured as they would be written; for a family whose
+/// layers cannot take the map, a replacement layer is measured as the block's first layer, as
+/// `--init first` starts it), and the one whose
 /// model is closest to the original, by mean KL on the scored sequences, is kept.
 enum MeasuredSelection {
   static func choose(
@@ -85,7 +88,8 @@ enum MeasuredSelection {
     var measured: [MeasuredBlock] = []
     for (c, block) in candidates.enumerated() {
       var substitutes: [Int: any DecoderLayer] = [:]
-      var skipped = block.start..<block.end
+      // A replacement layer starts as the block's first layer (`--init first`) when no map.
+      var skipped = (replacement.takesLayerPlace ? block.start + 1 : block.start)..<block.end
       if let inputs, let targets {
         let index = fold(block)
         substitutes[index] = try LinearCompensation.substitute(
@@ -98,7 +102,8 @@ enum MeasuredSelection {
       measured.append(
         MeasuredBlock(
           start: block.start, end: block.end, cosine: block.cosine, angular: block.angular,
-          compensation: compensated ? "linear" : "none", kl: loss.kl,
+          compensation: compensated ? "linear" : replacement.takesLayerPlace ? "first" : "none",
+          kl: loss.kl,
           perplexity: loss.perplexity))
       measuring.update(c + 1, of: candidates.count)
     }
