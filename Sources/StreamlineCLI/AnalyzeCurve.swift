@@ -125,6 +125,8 @@ struct CurveRequestError: Error, CustomStringConvertible {
         "--curve fits the linear maps on training sequences beyond the scored ones: \(count) is too few; give --train-samples of at least 2"
     case .noHeldOutWindows:
       description = "--heldout: the text holds no token to predict"
+    case .mapCannotFold:
+      description = "--curve: \(error)"
     }
   }
 }

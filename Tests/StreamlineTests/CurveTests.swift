@@ -93,6 +93,23 @@ import Testing
     }
   }
 
+  /// A family whose layers cannot take the map is refused before any work, with the reason.
+  @Test func aFamilyWithoutTheMapIsRefusedFirst() throws {
+    let model = try DecoderModel(url: Fixtures.model("gemma3-text"))
+    let sequences = try replacement.sequences(12)
+    let windows = sequences.prefix(2).map { TextWindow(wholeSequence: $0) }
+    let similarity = SimilarityMatrix(numLayers: 0, tokens: 0, samples: 0, cosine: [], angular: [])
+    #expect {
+      _ = try RemovalCurve.measure(
+        model: model, similarity: similarity, training: sequences, windows: Array(windows),
+        heldOut: CurveHeldOut(file: "f", documents: 2, seqLen: 24, windows: Array(windows)),
+        upTo: 1, request: replacement.request(.linear), progress: { Progress($0, enabled: false) })
+    } throws: { error in
+      guard case CurveError.mapCannotFold(let reason) = error else { return false }
+      return !reason.isEmpty
+    }
+  }
+
   /// The chart has both series and the original's line, and the table every count.
   @Test func theReportDrawsBothSeries() throws {
     let (curve, _, _, _, _) = try curve(2)

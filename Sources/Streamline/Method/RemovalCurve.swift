@@ -14,6 +14,8 @@ public enum CurveError: Error, CustomStringConvertible, Equatable {
   case tooFewTrainingSequences(Int)
   /// The held-out text makes no window to score.
   case noHeldOutWindows
+  /// The family's layers cannot take the map (Gemma's post-feed-forward norm).
+  case mapCannotFold(reason: String)
 
   public var description: String {
     switch self {
@@ -25,6 +27,8 @@ public enum CurveError: Error, CustomStringConvertible, Equatable {
       "the linear map is fitted on training sequences beyond the scored ones: \(count) is fewer than 2"
     case .noHeldOutWindows:
       "the held-out text holds no token to predict"
+    case .mapCannotFold(let reason):
+      "the curve compares plain removal with the training-free map, which cannot fold into these layers: \(reason)"
     }
   }
 }
@@ -195,6 +199,14 @@ public struct RemovalCurve: Codable, Sendable {
       throw CurveError.noHeldOutWindows
     }
     guard training.count >= 2 else { throw CurveError.tooFewTrainingSequences(training.count) }
+    // Refused before any work, not after the plain half of the curve.
+    let first = try config.loadLayer(0, from: model.folder!, precision: .f32)
+    guard first is any MLPOutputFolding else {
+      throw CurveError.mapCannotFold(
+        reason: first.reasonLacking(
+          .mlpOutputFolding,
+          otherwise: "\(config.modelType) layers do not add it straight into the residual stream"))
+    }
     let chosen = try blocks(similarity, config: config, metric: request.metric, upTo: n)
     let (fitting, _) = try ReplacementTrainer.split(
       training.count, fraction: request.training.validationFraction, seed: request.training.seed)
