@@ -174,6 +174,19 @@ public enum LinearCompensation {
     return layer
   }
 
+  /// Why the map cannot fold into `model`'s layers (Gemma's post-feed-forward norm), nil when
+  /// it can: every layer of a family is alike, so its first layer answers for all.
+  public static func reasonCannotFold(_ model: DecoderModel) throws -> String? {
+    guard let folder = model.folder else { preconditionFailure("compensation reads checkpoints") }
+    let first = try model.config.loadLayer(0, from: folder, precision: .f32)
+    return first is any MLPOutputFolding
+      ? nil
+      : first.reasonLacking(
+        .mlpOutputFolding,
+        otherwise:
+          "\(model.config.modelType) layers do not add it straight into the residual stream")
+  }
+
   /// Rounds `tensor`'s values as storing them in `dtype` would.
   static func roundToStorage(_ tensor: Tensor, dtype: DType) throws {
     let p = tensor.pointer

@@ -49,8 +49,7 @@ enum MeasuredSelection {
     // The map of each candidate folds into `fold` and reproduces state `end`; a family whose
     // MLP output cannot take the map (Gemma's post-feed-forward norm) is measured plainly.
     let compensated =
-      try request.replacement != .none
-      && model.config.loadLayer(0, from: model.folder!, precision: .f32) is any MLPOutputFolding
+      try request.replacement != .none && LinearCompensation.reasonCannotFold(model) == nil
     let fold = { (block: BlockScore) in replacement.takesLayerPlace ? block.start : block.start - 1
     }
     var inputs: StateStore?

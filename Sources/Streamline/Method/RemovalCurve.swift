@@ -200,12 +200,8 @@ public struct RemovalCurve: Codable, Sendable {
     }
     guard training.count >= 2 else { throw CurveError.tooFewTrainingSequences(training.count) }
     // Refused before any work, not after the plain half of the curve.
-    let first = try config.loadLayer(0, from: model.folder!, precision: .f32)
-    guard first is any MLPOutputFolding else {
-      throw CurveError.mapCannotFold(
-        reason: first.reasonLacking(
-          .mlpOutputFolding,
-          otherwise: "\(config.modelType) layers do not add it straight into the residual stream"))
+    if let reason = try LinearCompensation.reasonCannotFold(model) {
+      throw CurveError.mapCannotFold(reason: reason)
     }
     let chosen = try blocks(similarity, config: config, metric: request.metric, upTo: n)
     let (fitting, _) = try ReplacementTrainer.split(
