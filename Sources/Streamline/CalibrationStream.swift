@@ -13,6 +13,11 @@ public struct CalibrationCounts: Sendable, Equatable {
   /// Sequences that train (or fit) the replacement.
   public var training: Int
 
+  /// `prune`'s defaults, which `analyze --curve` shares so that its maps are fitted on the
+  /// sequences `prune --replace linear` fits them on.
+  public static let defaultTraining = 64
+  public static let defaultEvaluation = 16
+
   public init(scoring: Int, evaluation: Int = 0, training: Int = 0) {
     self.scoring = scoring
     self.evaluation = evaluation

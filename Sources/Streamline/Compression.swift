@@ -20,10 +20,11 @@ public struct CompressionRequest {
   /// Bytes of hidden states kept at once while scoring.
   public var memoryBudget = 8 << 30
   /// Bytes of training states kept in memory before spilling to `spillDirectory`.
-  public var trainingMemory = 8 << 30
+  public var trainingMemory = Int(Self.defaultTrainingMemoryGiB * Double(1 << 30))
+  public static let defaultTrainingMemoryGiB = 8.0
   public var spillDirectory = FileManager.default.temporaryDirectory
-  /// Blocks the layers go in: the best block goes, the pruned model is rescored, and so on
-  /// (`--replace none` only when more than one).
+  /// Blocks the layers go in: the best block is replaced, the model pruned so far is rescored,
+  /// and so on (`CompensatedRemoval`).
   public var blocks = 1
   /// Scoring sums computed elsewhere (`analyze --save-stats`), used instead of scoring.
   public var sums: SimilaritySums?

@@ -54,10 +54,6 @@ struct CurveArguments: ParsableArguments {
     help: "GiB of captured states kept in memory before spilling to disk (default 8).")
   var trainMemory: Double?
 
-  /// prune's defaults (`Prune`'s `--train-samples` and `--eval-samples`).
-  static let defaultTrainSamples = 64
-  static let defaultEvalSamples = 16
-
   var options: TrainingOptions {
     var options = TrainingOptions()
     if let valFraction { options.validationFraction = valFraction }
@@ -66,11 +62,14 @@ struct CurveArguments: ParsableArguments {
 
   /// Training sequences of `seqLen` tokens, as prune counts them.
   func sequences(seqLen: Int) -> Int {
-    trainTokens.map { max(1, $0 / seqLen) } ?? trainSamples ?? Self.defaultTrainSamples
+    trainTokens.map { max(1, $0 / seqLen) } ?? trainSamples ?? CalibrationCounts.defaultTraining
   }
 
   func trainMemoryBytes() throws -> Int {
-    try checkingFlags { try Settings.bytes(gibibytes: trainMemory ?? 8, .trainingMemory) }
+    try checkingFlags {
+      try Settings.bytes(
+        gibibytes: trainMemory ?? CompressionRequest.defaultTrainingMemoryGiB, .trainingMemory)
+    }
   }
 
   func validate() throws {
@@ -160,7 +159,7 @@ extension Analyze {
     // The draw `prune --replace linear` makes: scored, held-out, then training sequences.
     let counts = CalibrationCounts(
       scoring: calibration.samples,
-      evaluation: curve.evalSamples ?? CurveArguments.defaultEvalSamples,
+      evaluation: curve.evalSamples ?? CalibrationCounts.defaultEvaluation,
       training: curve.sequences(seqLen: seqLen))
     let data = try calibration.draw(for: loaded, options: model, counts: counts)
     var request = CompressionRequest()

@@ -12,7 +12,7 @@ extension SelectionKind: ExpressibleByArgument {}
 struct TrainingArguments: ParsableArguments {
   @Option(
     name: .customLong("train-samples"), help: "Calibration sequences that train the replacement.")
-  var trainSamples = 64
+  var trainSamples = CalibrationCounts.defaultTraining
 
   @Option(
     help:
@@ -64,7 +64,7 @@ struct TrainingArguments: ParsableArguments {
   @Option(
     name: .customLong("train-memory"),
     help: "GiB of training states kept in memory before spilling to disk.")
-  var trainMemory = 8.0
+  var trainMemory = CompressionRequest.defaultTrainingMemoryGiB
 
   @Flag(
     name: .customLong("heal-neighbors"),
@@ -164,7 +164,7 @@ struct Prune: ParsableCommand {
     help:
       "Held-out calibration sequences (used by nothing else) for the final perplexity of the original, plain removal and pruned model; 0 skips it."
   )
-  var evalSamples = 16
+  var evalSamples = CalibrationCounts.defaultEvaluation
 
   @Option(
     help:

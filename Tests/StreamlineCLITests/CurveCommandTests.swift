@@ -1,4 +1,5 @@
 import Foundation
+import Streamline
 import Testing
 
 @testable import StreamlineCLI
@@ -172,10 +173,12 @@ import Testing
     let prune = try #require(
       try StreamlineCommand.parseAsRoot(["prune", "demo", "--remove", "2", "--output", "x"])
         as? Prune)
-    #expect(prune.training.trainSamples == CurveArguments.defaultTrainSamples)
-    #expect(prune.evalSamples == CurveArguments.defaultEvalSamples)
     let curve = try CurveArguments.parse([])
+    for seqLen in [64, 512] {
+      #expect(prune.training.sequences(seqLen: seqLen) == curve.sequences(seqLen: seqLen))
+    }
+    #expect(prune.evalSamples == CalibrationCounts.defaultEvaluation)
     #expect(prune.training.valFraction == curve.options.validationFraction)
-    #expect(prune.training.trainMemory == 8)
+    #expect(try prune.training.trainMemoryBytes() == curve.trainMemoryBytes())
   }
 }
