@@ -6,10 +6,12 @@
 # ~50,000 characters of each domain's held-out file. Each run records wall time and peak
 # resident memory (/usr/bin/time -v); benchmarks/compensated/collect.py gathers them.
 #   MODEL=... N=... RUNS="none linear default blocks2 ..." benchmarks/compensated/run.sh [OUT]
+# REFERENCE=0 skips the KL (and the reference's forward) where only perplexity is compared;
+# BIN names another build of the tool.
 # (release build: swift build -c release --product streamline)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bin=$PWD/.build/release/streamline
+bin=${BIN:-$PWD/.build/release/streamline}
 model=${MODEL:-/work/models/smollm2-135m-instruct}
 n=${N:-10}
 runs=${RUNS:-"none linear linear-measured default default-blocks2"}
@@ -51,8 +53,10 @@ prune() {  # prune NAME ARGS...
 }
 evaluate() {  # evaluate NAME MODEL DOMAIN
   [ -f "$out/runs/eval-$1-$3.json" ] && return
+  local reference=(--reference "$model")
+  [ "${REFERENCE:-1}" = 0 ] && reference=()
   /usr/bin/time -v "$bin" eval "$2" --perplexity "$data/$3-held-small.jsonl" --seq-len 512 \
-    --reference "$model" --json > "$out/runs/eval-$1-$3.json.part" 2> "$out/runs/eval-$1-$3.err"
+    "${reference[@]}" --json > "$out/runs/eval-$1-$3.json.part" 2> "$out/runs/eval-$1-$3.err"
   mv "$out/runs/eval-$1-$3.json.part" "$out/runs/eval-$1-$3.json"
 }
 for domain in prose code; do evaluate original "$model" "$domain"; done
@@ -65,6 +69,7 @@ for run in $runs; do
     default) prune default --remove "$n" ;;
     default-measured) prune default-measured --remove "$n" --select measured ;;
     default-blocks2) prune default-blocks2 --remove "$n" --blocks 2 ;;
+    default-train2x) prune default-train2x --remove "$n" --train-samples 128 ;;
     default-blocks3) prune default-blocks3 --remove "$n" --blocks 3 ;;
     *) echo "unknown run $run" >&2; exit 2 ;;
   esac
