@@ -32,6 +32,8 @@ public struct CompressionRequest {
   public var stopAfterCapture = false
   /// The model the replacement learns to reproduce, when it is not the one pruned.
   var teacher: Teacher?
+  /// Layers no block may contain: the earlier steps' replacements in compensated removal.
+  var keptLayers: Set<Int> = []
 
   public init() {}
 }

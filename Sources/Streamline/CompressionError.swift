@@ -35,6 +35,8 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
   case missingParameter(modelType: String, name: String)
   /// The MLP outputs are degenerate: no linear map can be fitted.
   case degenerateLinearFit
+  /// Every block of `width` layers holds an earlier block's replacement.
+  case noBlockBesideReplacements(width: Int)
 
   public var description: String {
     switch self {
@@ -70,6 +72,8 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
       "the \(modelType) layer's parameter table has no \(name) of its own"
     case .degenerateLinearFit:
       "the MLP outputs before the block are degenerate; the linear map cannot be fitted"
+    case .noBlockBesideReplacements(let width):
+      "every block of \(width) layers holds an earlier block's replacement; remove the layers in fewer blocks"
     }
   }
 }

@@ -116,10 +116,14 @@ public enum Importance {
   /// Scores every block of `width` layers and chooses one (or, for `bi`, n layers).
   public static func analyze(
     _ similarity: SimilarityMatrix, config: any Architecture, metric: ImportanceMetric,
-    removing n: Int, replacement: ReplacementKind
+    removing n: Int, replacement: ReplacementKind, keeping kept: Set<Int> = []
   ) throws -> Analysis {
     let width = replacement.blockWidth(removing: n)
-    let blocks = scores(similarity, width: width).filter { $0.start >= replacement.earliestStart }
+    let blocks = scores(similarity, width: width).filter { block in
+      block.start >= replacement.earliestStart
+        && !(block.start..<block.end).contains(where: kept.contains)
+    }
+    guard !blocks.isEmpty else { throw CompressionError.noBlockBesideReplacements(width: width) }
     try checkMetric(metric, replacement: replacement)
     let choices: [String: ChosenBlock] = [
       ImportanceMetric.cosine.rawValue: choose(blocks, by: .cosine),

@@ -33,6 +33,8 @@ extension CompressionError {
       "--init linear folds a map into the replacement's MLP output projection: \(reason); use --init first or merge"
     case .measuredSelectionNeedsScoring:
       "--select measured measures the best blocks by --metric cosine or angular on the scored --samples: it cannot take --layers, --stats or --metric bi"
+    case .noBlockBesideReplacements(let width):
+      "every block of \(width) layers holds an earlier block's replacement; give fewer --blocks"
     case .statisticsDepth, .noScoringSequences, .tooFewSequencesToSplit, .missingParameter,
       .degenerateLinearFit:
       description

@@ -112,8 +112,9 @@ extension CompensatedTests {
       #expect(
         plan.overrides.keys.contains(LlamaConfig.layerPrefix(layer) + "self_attn.q_proj.weight"))
     }
-    // A later block may take in an earlier replacement; the last one's layer stays.
-    #expect(!plan.removed.contains(blocks.last!.replacedLayer!))
+    // No later block takes in an earlier replacement: every replaced layer stays.
+    let replaced = blocks.compactMap(\.replacedLayer)
+    #expect(Set(replaced).count == blocks.count && Set(replaced).isDisjoint(with: plan.removed))
     let record = PruneRecord(
       plan: plan, config: try DecoderModel(url: Fixtures.model("llama-gqa")).config,
       output: "out", replacement: .layer, blocksRequested: 2,

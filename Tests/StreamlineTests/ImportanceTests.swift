@@ -52,6 +52,21 @@ import Testing
     let layer = try Importance.analyze(
       matrix, config: model.config, metric: .cosine, removing: 2, replacement: .layer)
     #expect(layer.blockSize == 3 && layer.chosen.layers.count == 3)
+    // A kept layer (an earlier replacement) is in no candidate block; the best of the rest wins.
+    let kept = layer.chosen.start + 1
+    let beside = try Importance.analyze(
+      matrix, config: model.config, metric: .cosine, removing: 2, replacement: .layer,
+      keeping: [kept])
+    #expect(beside.blocks.allSatisfy { !($0.start..<$0.end).contains(kept) })
+    #expect(!beside.blocks.isEmpty && beside.blocks.count < layer.blocks.count)
+    #expect(beside.chosen == Importance.choose(beside.blocks, by: .cosine))
+    #expect(
+      throws: CompressionError.noBlockBesideReplacements(width: 3),
+      performing: {
+        try Importance.analyze(
+          matrix, config: model.config, metric: .cosine, removing: 2, replacement: .layer,
+          keeping: [2, 3])
+      })
     let bi = try Importance.analyze(
       matrix, config: model.config, metric: .bi, removing: 2, replacement: .none)
     let lowest = reference.layerBI.indices.sorted { reference.layerBI[$0] < reference.layerBI[$1] }

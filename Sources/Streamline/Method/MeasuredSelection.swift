@@ -50,8 +50,7 @@ enum MeasuredSelection {
     // MLP output cannot take the map (Gemma's post-feed-forward norm) is measured plainly.
     let compensated =
       try request.replacement != .none && LinearCompensation.reasonCannotFold(model) == nil
-    let fold = { (block: BlockScore) in replacement.takesLayerPlace ? block.start : block.start - 1
-    }
+    let fold = { (block: BlockScore) in replacement.hostLayer(start: block.start)! }
     var inputs: StateStore?
     var targets: StateStore?
     let lengths = training.map(\.count)

@@ -10,6 +10,7 @@ struct LinearMapReplacement: Replacement {
   var takesLayerPlace: Bool { false }
   /// The map folds into the layer before the block.
   var earliestStart: Int { 1 }
+  func hostLayer(start: Int) -> Int? { start - 1 }
   var isTrained: Bool { false }
   var needsTrainingSequences: Bool { true }
   var takesScatteredLayers: Bool { false }

@@ -3,6 +3,7 @@
 struct NoReplacement: Replacement {
   var takesLayerPlace: Bool { false }
   var earliestStart: Int { 0 }
+  func hostLayer(start: Int) -> Int? { nil }
   var isTrained: Bool { false }
   var needsTrainingSequences: Bool { false }
   var takesScatteredLayers: Bool { true }

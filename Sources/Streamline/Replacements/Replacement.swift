@@ -48,6 +48,9 @@ public protocol Replacement: Sendable {
   var takesLayerPlace: Bool { get }
   /// The first state a block may start at.
   var earliestStart: Int { get }
+  /// The layer that holds the replacement of the block starting at state `start` (the layer it
+  /// overwrites, or the one the map folds into); nil for plain removal.
+  func hostLayer(start: Int) -> Int?
   /// Whether it is trained (with a `TrainingObjective`, neighbours healing beside it).
   var isTrained: Bool { get }
   /// Whether it is fitted or trained on training sequences.

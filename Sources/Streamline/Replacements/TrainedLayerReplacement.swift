@@ -14,6 +14,7 @@ struct TrainedLayerReplacement: Replacement {
 
   var takesLayerPlace: Bool { true }
   var earliestStart: Int { 0 }
+  func hostLayer(start: Int) -> Int? { start }
   var isTrained: Bool { true }
   var needsTrainingSequences: Bool { true }
   var takesScatteredLayers: Bool { false }
