@@ -29,7 +29,9 @@ struct CurveArguments: ParsableArguments {
 
   @Option(
     name: .customLong("train-samples"),
-    help: "Calibration sequences the linear maps are fitted on (default 64, as prune).")
+    help:
+      "Calibration sequences the linear maps are fitted on (default \(CalibrationCounts.defaultTraining), as prune)."
+  )
   var trainSamples: Int?
 
   @Option(
@@ -40,7 +42,7 @@ struct CurveArguments: ParsableArguments {
   @Option(
     name: .customLong("eval-samples"),
     help:
-      "prune's held-out calibration sequences (default 16), left out here too so that the maps are fitted on prune's training sequences."
+      "prune's held-out calibration sequences (default \(CalibrationCounts.defaultEvaluation)), left out here too so that the maps are fitted on prune's training sequences."
   )
   var evalSamples: Int?
 
@@ -51,7 +53,9 @@ struct CurveArguments: ParsableArguments {
 
   @Option(
     name: .customLong("train-memory"),
-    help: "GiB of captured states kept in memory before spilling to disk (default 8).")
+    help:
+      "GiB of captured states kept in memory before spilling to disk (default \(String(format: "%g", CompressionRequest.defaultTrainingMemoryGiB)))."
+  )
   var trainMemory: Double?
 
   var options: TrainingOptions {
