@@ -1,39 +1,86 @@
 import Foundation
 
-/// Progress of long work on stderr (what, how far, rate, time left), only when stderr is a
-/// terminal, so logs and pipes stay clean.
+/// Progress of long work on stderr (what, how far, rate, time left). On a terminal one line is
+/// redrawn in place; anywhere else (a log file, a pipe, CI) a stage writes plain lines, the
+/// first after `logInterval` seconds and then one each `logInterval`, plus its last, so a
+/// short stage writes nothing and a long run's log still shows where it is.
 public final class Progress: @unchecked Sendable {
+  public enum Style: Sendable {
+    case terminal
+    case log
+    case off
+  }
+
+  /// Seconds between the lines written to a log.
+  public static let logInterval = 30.0
+
   let label: String
   let unit: String
   let start = Date()
-  let enabled: Bool
+  let style: Style
+  let write: (String) -> Void
   var lastDraw = Date.distantPast
+  var loggedAny = false
 
-  public init(_ label: String, unit: String = "", enabled: Bool = isatty(2) != 0) {
+  public convenience init(
+    _ label: String, unit: String = "", style: Style = isatty(2) != 0 ? .terminal : .log
+  ) {
+    self.init(label, unit: unit, style: style) {
+      FileHandle.standardError.write(Data($0.utf8))
+    }
+  }
+
+  init(_ label: String, unit: String, style: Style, write: @escaping (String) -> Void) {
     self.label = label
     self.unit = unit
-    self.enabled = enabled
+    self.style = style
+    self.write = write
   }
 
   /// `done` of `total` finished; `amount` (e.g. tokens) drives the rate when given; `detail`
   /// (e.g. the current loss) is shown after the count.
   public func update(_ done: Int, of total: Int, amount: Double? = nil, detail: String? = nil) {
-    guard enabled else { return }
-    let now = Date()
-    guard done == total || now.timeIntervalSince(lastDraw) > 0.2 else { return }
+    update(done, of: total, amount: amount, detail: detail, at: Date())
+  }
+
+  func update(_ done: Int, of total: Int, amount: Double?, detail: String?, at now: Date) {
+    let finished = done == total
+    switch style {
+    case .off:
+      return
+    case .terminal:
+      guard finished || now.timeIntervalSince(lastDraw) > 0.2 else { return }
+    case .log:
+      let due =
+        loggedAny
+        ? now.timeIntervalSince(lastDraw) >= Self.logInterval
+        : now.timeIntervalSince(start) >= Self.logInterval
+      guard due || (finished && loggedAny) else { return }
+      loggedAny = true
+    }
     lastDraw = now
-    let elapsed = now.timeIntervalSince(start)
+    let line = Self.line(
+      label: label, unit: unit, done: done, of: total, amount: amount, detail: detail,
+      elapsed: now.timeIntervalSince(start))
+    let text = style == .terminal ? "\r\u{1B}[2K" + line + (finished ? "\n" : "") : line + "\n"
+    write(text)
+  }
+
+  static func line(
+    label: String, unit: String, done: Int, of total: Int, amount: Double?, detail: String?,
+    elapsed: Double
+  ) -> String {
     var line = "\(label) \(done)/\(total)"
     if let detail { line += " · " + detail }
     if let amount, elapsed > 0 {
       line += String(format: " · %.1f %@/s", amount / elapsed, unit)
     }
     if done > 0 && done < total {
-      line += " · \(Self.clock(elapsed / Double(done) * Double(total - done))) left"
+      line += " · \(clock(elapsed / Double(done) * Double(total - done))) left"
     } else if done == total {
-      line += " · \(Self.clock(elapsed))"
+      line += " · \(clock(elapsed))"
     }
-    FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line + (done == total ? "\n" : "")).utf8))
+    return line
   }
 
   static func clock(_ seconds: Double) -> String {

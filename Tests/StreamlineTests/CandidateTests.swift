@@ -32,7 +32,7 @@ import Testing
     request.layers = [2, 3]
     let plan = try Compression.plan(
       model: model, sequences: training, request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
     let output = Fixtures.temporary("candidate-linear")
     defer { try? FileManager.default.removeItem(at: output) }
     _ = try Surgery.write(

@@ -122,7 +122,7 @@ import Testing
     request.memoryBudget = 1  // one sequence per capture pass
     let plan = try Compression.plan(
       model: model, scoring: data.scoring, training: data.training, request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
     let capture = try #require(plan.capture)
     // MSE: block input and output; lm/kd: the input, the output only to fit the linear map
     // (auto), and for kd the original's final state (the teacher).
@@ -205,7 +205,7 @@ import Testing
     request.blocks = 2
     let plan = try Compression.plan(
       model: model, scoring: data.scoring, training: [], request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
     let blocks = try #require(plan.blocks)
     #expect(blocks.count == 2 && blocks.allSatisfy { $0.layers.count == 1 })
     #expect(Set(blocks[0].layers).isDisjoint(with: Set(blocks[1].layers)))
@@ -226,7 +226,7 @@ import Testing
     #expect(throws: CompressionError.blocksNeedScoredRemoval(blocks: 2)) {
       _ = try Compression.plan(
         model: model, scoring: data.scoring, training: data.scoring, request: refused,
-        progress: { Progress($0, enabled: false) })
+        progress: { Progress($0, style: .off) })
     }
   }
 }

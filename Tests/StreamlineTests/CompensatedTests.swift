@@ -40,7 +40,7 @@ import Testing
     let captured = try #require(
       try StateCapture.capture(
         [2, 3], model: pruned, sequences: sequences, request: request, targetsFrom: 3,
-        progress: { Progress($0, enabled: false) }))
+        progress: { Progress($0, style: .off) }))
     let store = captured.store
     let count = store.rows * store.width
     func states(_ model: DecoderModel, _ state: Int) throws -> [Float] {
@@ -71,7 +71,7 @@ extension CompensatedTests {
     request.training.epochs = 1
     return try Compression.plan(
       model: model, sequences: try replacement.sequences(), request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
   }
 
   /// Two blocks of one layer each, with the map: the first is the single-block choice, both
@@ -91,7 +91,7 @@ extension CompensatedTests {
     let one = try Compression.plan(
       model: try DecoderModel(url: Fixtures.model("llama-gqa")),
       sequences: try replacement.sequences(), request: single,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
     #expect(blocks[0].layers == one.removed)
     // Each map folds into the layer before its block, named as in the original.
     let folded = Set(blocks.map { $0.layers[0] - 1 }.filter { !plan.removed.contains($0) })

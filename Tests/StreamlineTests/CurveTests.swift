@@ -29,7 +29,7 @@ import Testing
       model: model, similarity: sums.matrix, training: Array(sequences[request.scoringSamples...]),
       windows: windows,
       heldOut: CurveHeldOut(file: "fixture", documents: 8, seqLen: 24, windows: windows), upTo: n,
-      request: request, progress: { Progress($0, enabled: false) })
+      request: request, progress: { Progress($0, style: .off) })
     return (curve, model, sequences, windows, request)
   }
 
@@ -50,7 +50,7 @@ import Testing
         request.removal = .layers(point.removed)
         let plan = try Compression.plan(
           model: model, sequences: sequences, request: request,
-          progress: { Progress($0, enabled: false) })
+          progress: { Progress($0, style: .off) })
         let candidate = kind == .none ? point.plain : point.linear
         #expect(plan.removed == candidate.layers, "n = \(point.removed) \(kind)")
         let output = Fixtures.temporary("curve-\(kind.rawValue)-\(point.removed)")
@@ -103,7 +103,7 @@ import Testing
       _ = try RemovalCurve.measure(
         model: model, similarity: similarity, training: sequences, windows: Array(windows),
         heldOut: CurveHeldOut(file: "f", documents: 2, seqLen: 24, windows: Array(windows)),
-        upTo: 1, request: replacement.request(.linear), progress: { Progress($0, enabled: false) })
+        upTo: 1, request: replacement.request(.linear), progress: { Progress($0, style: .off) })
     } throws: { error in
       guard case CurveError.mapCannotFold(let reason) = error else { return false }
       return !reason.isEmpty

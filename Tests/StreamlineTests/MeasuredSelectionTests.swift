@@ -27,7 +27,7 @@ import Testing
     let request = request(.linear, candidates: 3)
     let plan = try Compression.plan(
       model: model, sequences: sequences, request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
     let analysis = try #require(plan.analysis)
     let measured = try #require(analysis.measured)
     let ranked = Importance.ranked(analysis.blocks, by: .cosine).prefix(3)
@@ -72,7 +72,7 @@ import Testing
       let by = { (request: CompressionRequest) in
         try Compression.plan(
           model: model, sequences: sequences, request: request,
-          progress: { Progress($0, enabled: false) })
+          progress: { Progress($0, style: .off) })
       }
       let chosen = try by(measured)
       #expect(chosen.start == (try by(similarity)).start)
@@ -90,7 +90,7 @@ import Testing
     measured.training.epochs = 1
     let plan = try Compression.plan(
       model: model, sequences: try replacement.sequences(), request: measured,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
     let candidates = try #require(plan.analysis?.measured)
     #expect(candidates.count == 3 && candidates.allSatisfy { $0.compensation == "first" })
     #expect(plan.start == candidates.min { $0.kl < $1.kl }!.start)
@@ -106,7 +106,7 @@ import Testing
       #expect(throws: CompressionError.measuredSelectionNeedsScoring) {
         _ = try Compression.plan(
           model: model, sequences: try replacement.sequences(), request: refused,
-          progress: { Progress($0, enabled: false) })
+          progress: { Progress($0, style: .off) })
       }
     }
   }

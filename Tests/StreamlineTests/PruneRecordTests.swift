@@ -24,7 +24,7 @@ import Testing
   {
     try Compression.plan(
       model: model, scoring: data.scoring, training: data.training, request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
   }
 
   /// The JSON `Format.json` writes for `value`, as Foundation objects.
@@ -139,7 +139,7 @@ import Testing
     request.replacement = .none
     let plan = try Compression.plan(
       model: model, scoring: [], training: [], request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
     var record = PruneRecord(
       plan: plan, config: model.config, output: "/tmp/pruned", replacement: .none,
       layers: "1-2", compute: ComputeRecord(precision: .f32))

@@ -36,7 +36,7 @@ import Testing
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
     return try Compression.plan(
       model: model, sequences: try sequences(), request: request,
-      progress: { Progress($0, enabled: false) })
+      progress: { Progress($0, style: .off) })
   }
 
   @Test func linearFitEqualsNumPyLeastSquares() throws {
@@ -145,14 +145,14 @@ import Testing
     #expect(throws: CompressionError.tooFewTrainingSequences(.layer)) {
       _ = try Compression.plan(
         model: model, sequences: few, request: request(.layer),
-        progress: { Progress($0, enabled: false) })
+        progress: { Progress($0, style: .off) })
     }
     var linear = request(.linear)
     linear.layers = [0, 1]
     #expect(throws: CompressionError.noLayerBeforeBlock(.linear)) {
       _ = try Compression.plan(
         model: model, sequences: try sequences(), request: linear,
-        progress: { Progress($0, enabled: false) })
+        progress: { Progress($0, style: .off) })
     }
   }
 
