@@ -5,7 +5,7 @@
 # (/work/data, tools/make_real_data.py), held-out perplexity and KL to the original on the first
 # ~50,000 characters of each domain's held-out file. Each run records wall time and peak
 # resident memory (/usr/bin/time -v); benchmarks/compensated/collect.py gathers them.
-#   MODEL=... N=... RUNS="none linear default blocks2 ..." benchmarks/compensated/run.sh [OUT]
+#   MODEL=... N=... RUNS="none none-measured linear default blocks2 ..." benchmarks/compensated/run.sh [OUT]
 # REFERENCE=0 skips the KL (and the reference's forward) where only perplexity is compared;
 # BIN names another build of the tool.
 # (release build: swift build -c release --product streamline)
@@ -63,6 +63,7 @@ for domain in prose code; do evaluate original "$model" "$domain"; done
 for run in $runs; do
   case $run in
     none) prune none --remove "$n" --replace none ;;
+    none-measured) prune none-measured --remove "$n" --replace none --select measured ;;
     linear) prune linear --remove "$n" --replace linear ;;
     linear-measured) prune linear-measured --remove "$n" --replace linear --select measured ;;
     linear-blocks2) prune linear-blocks2 --remove "$n" --replace linear --blocks 2 ;;
