@@ -12,7 +12,7 @@ public final class Progress: @unchecked Sendable {
   }
 
   /// Seconds between the lines written to a log.
-  public static let logInterval = 30.0
+  static let logInterval = 30.0
 
   let label: String
   let unit: String
@@ -20,7 +20,6 @@ public final class Progress: @unchecked Sendable {
   let style: Style
   let write: (String) -> Void
   var lastDraw = Date.distantPast
-  var loggedAny = false
 
   public convenience init(
     _ label: String, unit: String = "", style: Style = isatty(2) != 0 ? .terminal : .log
@@ -51,34 +50,31 @@ public final class Progress: @unchecked Sendable {
     case .terminal:
       guard finished || now.timeIntervalSince(lastDraw) > 0.2 else { return }
     case .log:
-      let due =
-        loggedAny
-        ? now.timeIntervalSince(lastDraw) >= Self.logInterval
-        : now.timeIntervalSince(start) >= Self.logInterval
-      guard due || (finished && loggedAny) else { return }
-      loggedAny = true
+      // The first line is due `logInterval` after the start, each next one after the last.
+      let logged = lastDraw > start
+      guard
+        now.timeIntervalSince(logged ? lastDraw : start) >= Self.logInterval
+          || (finished && logged)
+      else { return }
     }
     lastDraw = now
-    let line = Self.line(
-      label: label, unit: unit, done: done, of: total, amount: amount, detail: detail,
-      elapsed: now.timeIntervalSince(start))
-    let text = style == .terminal ? "\r\u{1B}[2K" + line + (finished ? "\n" : "") : line + "\n"
-    write(text)
+    let line = statusLine(
+      done, of: total, amount: amount, detail: detail, elapsed: now.timeIntervalSince(start))
+    write(style == .terminal ? "\r\u{1B}[2K" + line + (finished ? "\n" : "") : line + "\n")
   }
 
-  static func line(
-    label: String, unit: String, done: Int, of total: Int, amount: Double?, detail: String?,
-    elapsed: Double
-  ) -> String {
+  func statusLine(_ done: Int, of total: Int, amount: Double?, detail: String?, elapsed: Double)
+    -> String
+  {
     var line = "\(label) \(done)/\(total)"
     if let detail { line += " · " + detail }
     if let amount, elapsed > 0 {
       line += String(format: " · %.1f %@/s", amount / elapsed, unit)
     }
     if done > 0 && done < total {
-      line += " · \(clock(elapsed / Double(done) * Double(total - done))) left"
+      line += " · \(Self.clock(elapsed / Double(done) * Double(total - done))) left"
     } else if done == total {
-      line += " · \(clock(elapsed))"
+      line += " · \(Self.clock(elapsed))"
     }
     return line
   }
