@@ -32,8 +32,9 @@ public struct CompressionRequest {
   public var stopAfterCapture = false
   /// The model the replacement learns to reproduce, when it is not the one pruned.
   var teacher: Teacher?
-  /// Layers no block may contain: the earlier steps' replacements in compensated removal.
-  var keptLayers: Set<Int> = []
+  /// The layers holding the earlier steps' replacements in compensated removal: no block may
+  /// contain one, and those above the block train again with its replacement.
+  var earlierReplacements: Set<Int> = []
 
   public init() {}
 }
@@ -50,10 +51,13 @@ public struct RemovedBlock: Codable, Sendable, Equatable {
   public var replacement: ReplacementKind? = nil
   public var replacedLayer: Int? = nil
   public var validation: BlockValidation? = nil
+  /// The earlier blocks' replacement layers that trained again with this one.
+  public var trainedAbove: [Int]? = nil
 
   enum CodingKeys: String, CodingKey {
     case layers, cosine, angular, replacement, validation
     case replacedLayer = "replaced_layer"
+    case trainedAbove = "trained_above"
   }
 }
 

@@ -179,6 +179,7 @@ public struct PruneRecord: Sendable {
         ]
         entry["replacement"] = block.replacement?.rawValue
         entry["replaced_layer"] = block.replacedLayer
+        entry["trained_above"] = block.trainedAbove
         if let validation = block.validation { entry["validation"] = try Self.object(validation) }
         return entry
       }
@@ -210,6 +211,9 @@ public struct PruneRecord: Sendable {
       for block in blocks {
         text += "\n  layers \(AnalysisReport.describe(block.layers)) removed"
         if let layer = block.replacedLayer { text += ", replaced by a trained layer at \(layer)" }
+        if let above = block.trainedAbove, !above.isEmpty {
+          text += " (trained with the one at \(above.map(String.init).joined(separator: " and ")))"
+        }
         if let validation = block.validation {
           text += String(
             format: "; validation %@ %.6f → %.6f", validation.loss, validation.before,

@@ -124,4 +124,49 @@ extension CompensatedTests {
     #expect(listed.allSatisfy { ($0["validation"] as? [String: Any])?["after"] is Double })
     #expect(record.text.contains("2 blocks, each compensated"))
   }
+
+  /// With a loss at the model's output, an earlier replacement above a later block trains
+  /// again with it, and what it learnt there is what the checkpoint holds.
+  @Test func earlierReplacementsAboveTheBlockTrainAgain() throws {
+    let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
+    var request = replacement.request(.layer, loss: .kd)
+    request.removal = .layers(2)
+    request.blocks = 2
+    request.training.epochs = 1
+    let plan = try Compression.plan(
+      model: model, sequences: try replacement.sequences(), request: request,
+      progress: { Progress($0, style: .off) })
+    let blocks = try #require(plan.blocks)
+    let (first, second) = (blocks[0], blocks[1])
+    let host = try #require(first.replacedLayer)
+    // The fixture's second block lies below the first one's replacement.
+    try #require(second.layers.max()! < host)
+    #expect(first.trainedAbove == nil && second.trainedAbove == [host])
+    let record = PruneRecord(
+      plan: plan, config: model.config, output: "out", replacement: .layer, blocksRequested: 2,
+      compute: ComputeRecord(precision: .f32))
+    let listed = try #require(try record.manifest()["blocks"] as? [[String: Any]])
+    #expect((listed[1]["trained_above"] as? [Int]) == second.trainedAbove)
+    #expect(record.text.contains("(trained with the one at \(host))"))
+    // The first step alone is the single-block plan of one layer; the checkpoint holds the
+    // layer as the second step left it, not as the first made it.
+    var single = request
+    single.blocks = 1
+    single.removal = .layers(1)
+    let alone = try Compression.plan(
+      model: model, sequences: try replacement.sequences(), request: single,
+      progress: { Progress($0, style: .off) })
+    #expect(alone.start == host)
+    let name = LlamaConfig.layerPrefix(host) + "mlp.down_proj.weight"
+    func written(_ plan: CompressionPlan) throws -> [Float] {
+      let output = Fixtures.temporary("trained-above")
+      defer { try? FileManager.default.removeItem(at: output) }
+      try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+      let override = try #require(plan.overrides[name])
+      _ = try CheckpointWriter.save([try override("x")], to: output)
+      return try ModelFolder.readTensors(output).float("x").toArray()
+    }
+    let retrained = try written(plan)
+    #expect(retrained != (try written(alone)))
+  }
 }

@@ -108,4 +108,45 @@ import Testing
     let analytic = Double(gradient.data[index])
     #expect(abs(numeric - analytic) <= 0.02 * abs(analytic), "\(numeric) vs \(analytic)")
   }
+
+  /// A layer of the frozen top that trains (an earlier replacement of compensated removal)
+  /// gets the gradient of the loss at the model's output: central differences agree.
+  @Test func gradientOfALayerTrainingAboveTheBlockMatchesFiniteDifferences() throws {
+    let folder = try ModelFolder(url: Fixtures.model("llama-gqa"))
+    let config = try DecoderModel(url: Fixtures.model("llama-gqa")).config
+    var generator = SplitMix(seed: 11)
+    let (rows, c) = (12, config.hiddenSize)
+    let inputs = Tensor(uninitialized: [rows, c])
+    for i in 0..<inputs.count { inputs.data[i] = generator.nextSigned() }
+    let tokens = (0..<2).map { _ in (0..<6).map { _ in Int(generator.next() % 128) } }
+    var options = TrainingOptions()
+    options.loss = .lm
+    options.microBatch = 2
+    let load = { try config.loadLayer($0, from: folder, precision: .f32) }
+    let top = FrozenTop(
+      layers: try (2..<config.numLayers).map(load),
+      head: try config.loadHead(from: folder, precision: .f32))
+    let above = try load(3)
+    let trainer = try ReplacementTrainer(
+      layer: try load(1),
+      data: TrainingData(
+        lengths: [6, 6], inputs: inputs.pointer, targets: nil, tokens: tokens, width: c),
+      options: options, top: top, above: [1: above])
+    #expect(trainer.allStages.count == 2 && trainer.allStages[1].layer === above)
+    _ = try trainer.accumulate([0, 1], scale: 1)
+    let weight = above.parameters[0]
+    let gradient = trainer.allStages[1].gradients.tensors[0]
+    let index = (0..<gradient.count).max { abs(gradient.data[$0]) < abs(gradient.data[$1]) }!
+    #expect(gradient.data[index] != 0)
+    let saved = weight.data[index]
+    let step: Float = 1e-2
+    weight.data[index] = saved + step
+    let up = try trainer.evaluate([0, 1])
+    weight.data[index] = saved - step
+    let down = try trainer.evaluate([0, 1])
+    weight.data[index] = saved
+    let numeric = (up - down) / Double(2 * step)
+    let analytic = Double(gradient.data[index])
+    #expect(abs(numeric - analytic) <= 0.02 * abs(analytic), "\(numeric) vs \(analytic)")
+  }
 }

@@ -70,6 +70,7 @@ for run in $runs; do
     default) prune default --remove "$n" ;;
     default-measured) prune default-measured --remove "$n" --select measured ;;
     default-blocks2) prune default-blocks2 --remove "$n" --blocks 2 ;;
+    default-blocks2-64) prune default-blocks2-64 --remove "$n" --blocks 2 --train-samples 64 ;;
     default-train2x) prune default-train2x --remove "$n" --train-samples 128 ;;
     default-blocks3) prune default-blocks3 --remove "$n" --blocks 3 ;;
     *) echo "unknown run $run" >&2; exit 2 ;;

@@ -11,7 +11,8 @@ import Models
 /// the output will hold it). Every replacement learns to reproduce the original model: its
 /// inputs come from the model pruned so far, its targets (the state after the block, the
 /// teacher's logits) from the original, so each step also compensates the error of the steps
-/// before it.
+/// before it. With a loss at the model's output, the earlier replacements above the block train
+/// again with it: their inputs change once the block goes.
 enum CompensatedRemoval {
   static func plan(
     model original: DecoderModel, scoring: [[Int]], training: [[Int]],
@@ -46,7 +47,8 @@ enum CompensatedRemoval {
       step.removal = .layers(size)
       // The first step prunes the original itself.
       step.teacher = b == 0 ? nil : Teacher(model: original, sourceLayers: sourceLayers)
-      step.keptLayers = Set(sourceLayers.indices.filter { hosts.contains(sourceLayers[$0]) })
+      step.earlierReplacements = Set(
+        sourceLayers.indices.filter { hosts.contains(sourceLayers[$0]) })
       let label = "block \(b + 1) of \(sizes.count): "
       let part = try Compression.plan(
         model: current, scoring: scoring, training: training, request: step,
@@ -98,6 +100,7 @@ enum CompensatedRemoval {
     block.replacement = replacement
     if let training = part.training {
       block.replacedLayer = sourceLayers[part.start]
+      block.trainedAbove = training.trainedAbove?.map { sourceLayers[$0] }
       block.validation = BlockValidation(
         loss: training.options.loss.rawValue, before: training.initialValidation,
         after: training.bestValidation)

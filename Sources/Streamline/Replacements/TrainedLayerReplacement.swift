@@ -59,12 +59,16 @@ struct TrainedLayerReplacement: Replacement {
       : HealedNeighbors(
         before: healed.before.map(load), after: healed.after.map(load),
         rateScale: options.healRateScale)
+    let topStart = healed.after.map { $0 + 1 } ?? end
     let top =
       objective.throughTop
-      ? try frozenTop(
-        from: healed.after.map { $0 + 1 } ?? end, context: context, objective: objective, load: load
-      )
-      : nil
+      ? try frozenTop(from: topStart, context: context, objective: objective, load: load) : nil
+    // The earlier replacements above the block train again with it (their inputs change once it
+    // goes), reached through the loss at the model's output.
+    let above = Dictionary(
+      uniqueKeysWithValues: try context.request.earlierReplacements.filter {
+        top != nil && $0 >= topStart
+      }.map { ($0 - topStart, try load($0)) })
     let data = TrainingData(
       lengths: lengths, inputs: store.pointer(state: start),
       targets: store.contains(end) ? store.pointer(state: end) : nil,
@@ -118,7 +122,7 @@ struct TrainedLayerReplacement: Replacement {
       let (layer, trainable) = try candidate(initialization)
       let trainer = try ReplacementTrainer(
         layer: layer, trainable: trainable, data: data, options: options, top: top,
-        neighbors: neighbors)
+        neighbors: neighbors, above: above)
       if requested == .auto {
         let loss = try trainer.validationLoss()
         scored[initialization.rawValue] = loss
@@ -143,6 +147,10 @@ struct TrainedLayerReplacement: Replacement {
       written.append((index, before))
     }
     if let index = healed.after, let after = neighbors?.after { written.append((index, after)) }
+    if !above.isEmpty {
+      report.trainedAbove = above.keys.sorted().map { $0 + topStart }
+      written += above.map { ($0.key + topStart, $0.value) }
+    }
     return ReplacementPart(
       removed: Array((start + 1)..<end), overrides: try Self.overrides(written, context: context),
       training: report)
