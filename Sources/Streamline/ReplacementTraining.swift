@@ -202,11 +202,6 @@ public struct FrozenTop {
     if let resident { return resident[i] }
     return try load!(i)
   }
-
-  /// Runs every layer over `x` in place.
-  func forward(_ x: UnsafeMutablePointer<Float>, batch: Batch, context: LayerContext) throws {
-    for i in 0..<count { try layer(i).forward(x, batch: batch, context: context) }
-  }
 }
 
 /// The layers next to the block that train with the replacement (`--heal-neighbors`), at a
