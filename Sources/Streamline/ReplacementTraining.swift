@@ -261,12 +261,12 @@ public final class ReplacementTrainer {
   let context: LayerContext
 
   /// `trainable` picks, by index into `layer.parameters`, what is updated (all by default);
-  /// `above[i]` trains in place of the top's layer i, at `options.retrainRateScale` times the
-  /// replacement's learning rate.
+  /// `above[i]` trains (its `trainable` subset) in place of the top's layer i, at
+  /// `options.retrainRateScale` times the replacement's learning rate.
   public init(
     layer: any DecoderLayer, trainable: [Int]? = nil, data: TrainingData, options: TrainingOptions,
     top: FrozenTop? = nil, neighbors: HealedNeighbors? = nil,
-    above: [Int: any DecoderLayer] = [:]
+    above: [Int: (layer: any DecoderLayer, trainable: [Int]?)] = [:]
   ) throws {
     let objective = options.loss.objective
     guard !objective.throughTop || top != nil else {
@@ -297,7 +297,7 @@ public final class ReplacementTrainer {
     }
     self.stages = stages
     aboveStages = above.mapValues {
-      Stage($0, trainable: nil, rateScale: options.retrainRateScale)
+      Stage($0.layer, trainable: $0.trainable, rateScale: options.retrainRateScale)
     }
     context = LayerContext(span: data.lengths.max() ?? 1)
   }

@@ -169,4 +169,29 @@ extension CompensatedTests {
     let retrained = try written(plan)
     #expect(retrained != (try written(alone)))
   }
+
+  /// An earlier MLP replacement (`ffn`) trains again as what it is: its attention stays off.
+  @Test func anEarlierMLPReplacementKeepsItsAttentionOff() throws {
+    var request = replacement.request(.ffn, loss: .kd)
+    request.removal = .layers(2)
+    request.blocks = 2
+    request.training.epochs = 1
+    let plan = try Compression.plan(
+      model: try DecoderModel(url: Fixtures.model("llama-gqa")),
+      sequences: try replacement.sequences(), request: request,
+      progress: { Progress($0, style: .off) })
+    let blocks = try #require(plan.blocks)
+    let host = try #require(blocks[0].replacedLayer)
+    try #require(blocks[1].trainedAbove == [host])
+    let output = Fixtures.temporary("mlp-above")
+    defer { try? FileManager.default.removeItem(at: output) }
+    try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+    let prefix = LlamaConfig.layerPrefix(host)
+    let attention = try #require(plan.overrides[prefix + "self_attn.o_proj.weight"])
+    let mlp = try #require(plan.overrides[prefix + "mlp.down_proj.weight"])
+    _ = try CheckpointWriter.save([try attention("o"), try mlp("down")], to: output)
+    let tensors = try ModelFolder.readTensors(output)
+    #expect(try tensors.float("o").toArray().allSatisfy { $0 == 0 })
+    #expect(try tensors.float("down").toArray().contains { $0 != 0 })
+  }
 }

@@ -131,7 +131,7 @@ import Testing
       layer: try load(1),
       data: TrainingData(
         lengths: [6, 6], inputs: inputs.pointer, targets: nil, tokens: tokens, width: c),
-      options: options, top: top, above: [1: above])
+      options: options, top: top, above: [1: (above, nil)])
     #expect(trainer.allStages.count == 2 && trainer.allStages[1].layer === above)
     _ = try trainer.accumulate([0, 1], scale: 1)
     let weight = above.parameters[0]

@@ -63,12 +63,25 @@ struct TrainedLayerReplacement: Replacement {
     let top =
       objective.throughTop
       ? try frozenTop(from: topStart, context: context, objective: objective, load: load) : nil
+    /// With attention off (`ffn`) the layer becomes x + MLP(x): its trainable subset, the MLP.
+    func switchedOff(_ layer: any DecoderLayer) throws -> [Int]? {
+      guard attentionOff else { return nil }
+      guard let switching = layer as? any AttentionSwitching else {
+        throw CompressionError.attentionCannotSwitchOff(
+          reason: layer.reasonLacking(
+            .attentionSwitching, otherwise: "which \(config.modelType) layers cannot"))
+      }
+      return switching.switchOffAttention()
+    }
     // The earlier replacements above the block train again with it (their inputs change once it
-    // goes), reached through the loss at the model's output.
+    // goes), reached through the loss at the model's output; each as it was made.
     let above = Dictionary(
       uniqueKeysWithValues: try context.request.earlierReplacements.filter {
         top != nil && $0 >= topStart
-      }.map { ($0 - topStart, try load($0)) })
+      }.map { index in
+        let layer = try load(index)
+        return (index - topStart, (layer: layer, trainable: try switchedOff(layer)))
+      })
     let data = TrainingData(
       lengths: lengths, inputs: store.pointer(state: start),
       targets: store.contains(end) ? store.pointer(state: end) : nil,
@@ -89,16 +102,7 @@ struct TrainedLayerReplacement: Replacement {
         mergeWeights = weights
         ReplacementInitialization.merge(block, weights: weights)
       }
-      var trainable: [Int]?
-      if attentionOff {
-        guard let switching = layer as? any AttentionSwitching else {
-          throw CompressionError.attentionCannotSwitchOff(
-            reason: layer.reasonLacking(
-              .attentionSwitching, otherwise: "which \(config.modelType) layers cannot"))
-        }
-        // Attention off: the layer becomes x + MLP(x), and only the MLP trains.
-        trainable = switching.switchOffAttention()
-      }
+      let trainable = try switchedOff(layer)
       if initialization == .linear {
         // Fitted after attention is switched off, so the map fits the layer as it will run.
         try ReplacementInitialization.foldLinearMap(
@@ -149,7 +153,7 @@ struct TrainedLayerReplacement: Replacement {
     if let index = healed.after, let after = neighbors?.after { written.append((index, after)) }
     if !above.isEmpty {
       report.trainedAbove = above.keys.sorted().map { $0 + topStart }
-      written += above.map { ($0.key + topStart, $0.value) }
+      written += above.map { ($0.key + topStart, $0.value.layer) }
     }
     return ReplacementPart(
       removed: Array((start + 1)..<end), overrides: try Self.overrides(written, context: context),
