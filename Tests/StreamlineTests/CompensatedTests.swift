@@ -158,16 +158,8 @@ extension CompensatedTests {
       progress: { Progress($0, style: .off) })
     #expect(alone.start == host)
     let name = LlamaConfig.layerPrefix(host) + "mlp.down_proj.weight"
-    func written(_ plan: CompressionPlan) throws -> [Float] {
-      let output = Fixtures.temporary("trained-above")
-      defer { try? FileManager.default.removeItem(at: output) }
-      try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-      let override = try #require(plan.overrides[name])
-      _ = try CheckpointWriter.save([try override("x")], to: output)
-      return try ModelFolder.readTensors(output).float("x").toArray()
-    }
-    let retrained = try written(plan)
-    #expect(retrained != (try written(alone)))
+    let retrained = try replacement.written(plan, name)
+    #expect(retrained != (try replacement.written(alone, name)))
   }
 
   /// An earlier MLP replacement (`ffn`) trains again as what it is: its attention stays off.
@@ -183,15 +175,10 @@ extension CompensatedTests {
     let blocks = try #require(plan.blocks)
     let host = try #require(blocks[0].replacedLayer)
     try #require(blocks[1].trainedAbove == [host])
-    let output = Fixtures.temporary("mlp-above")
-    defer { try? FileManager.default.removeItem(at: output) }
-    try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     let prefix = LlamaConfig.layerPrefix(host)
-    let attention = try #require(plan.overrides[prefix + "self_attn.o_proj.weight"])
-    let mlp = try #require(plan.overrides[prefix + "mlp.down_proj.weight"])
-    _ = try CheckpointWriter.save([try attention("o"), try mlp("down")], to: output)
-    let tensors = try ModelFolder.readTensors(output)
-    #expect(try tensors.float("o").toArray().allSatisfy { $0 == 0 })
-    #expect(try tensors.float("down").toArray().contains { $0 != 0 })
+    let attention = try replacement.written(plan, prefix + "self_attn.o_proj.weight")
+    #expect(attention.allSatisfy { $0 == 0 })
+    let mlp = try replacement.written(plan, prefix + "mlp.down_proj.weight")
+    #expect(mlp.contains { $0 != 0 })
   }
 }

@@ -32,6 +32,17 @@ import Testing
     return request
   }
 
+  /// The values `plan` writes for tensor `name`, as the checkpoint stores them (written to a
+  /// file in its dtype and read back).
+  func written(_ plan: CompressionPlan, _ name: String) throws -> [Float] {
+    let override = try #require(plan.overrides[name])
+    let output = Fixtures.temporary("override")
+    defer { try? FileManager.default.removeItem(at: output) }
+    try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+    _ = try CheckpointWriter.save([try override("x")], to: output)
+    return try ModelFolder.readTensors(output).float("x").toArray()
+  }
+
   func plan(_ request: CompressionRequest) throws -> CompressionPlan {
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
     return try Compression.plan(
@@ -102,11 +113,7 @@ import Testing
     let report = try #require(plan.training)
     #expect(report.bestValidation <= report.initialValidation)
     let name = LlamaConfig.layerPrefix(plan.start) + "self_attn.o_proj.weight"
-    let output = Fixtures.temporary("ffn")
-    defer { try? FileManager.default.removeItem(at: output) }
-    try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-    _ = try CheckpointWriter.save([try plan.overrides[name]!("o")], to: output)
-    #expect(try ModelFolder.readTensors(output).float("o").toArray().allSatisfy { $0 == 0 })
+    #expect(try written(plan, name).allSatisfy { $0 == 0 })
   }
 
   @Test func linearReplacementBeatsPlainRemoval() throws {
