@@ -22,6 +22,37 @@ import Testing
     #expect(abs(again.kl) < 1e-6)
   }
 
+  /// Candidates measured together, with the original's logits computed once for all of them,
+  /// are each what it is measured alone, whether the windows run in one forward or in several
+  /// (a budget of a few rows) and the logits in blocks of a few rows; only oneDNN's order of sums over other row counts differs
+  /// (1e-5 relative, as the other tests here).
+  @Test func candidatesMeasuredTogetherAreEachMeasuredAlone() throws {
+    let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
+    let windows = try replacement.sequences(6).map { TextWindow(wholeSequence: $0) }
+    let all = Array(0..<model.config.numLayers)
+    let candidates = [[1], [2, 3], [0, 4]].map { gone in
+      CandidateModel(model, layers: all.filter { !gone.contains($0) })
+    }
+    let c = model.config.hiddenSize * MemoryLayout<Float>.size
+    for budget in [1 << 24, 20 * c * (candidates.count + 1)] {
+      let reference = try ReferenceDistributions(
+        model: model, windows: windows, memoryBudget: budget)
+      reference.headRows = 7  // logits in blocks of rows that cut through windows
+      var steps: [(Int, Int)] = []
+      let together = try reference.measure(candidates) { steps.append(($0, $1)) }
+      reference.headRows = 1 << 20
+      #expect(steps.last.map { $0.0 == $0.1 } == true)
+      #expect(budget > 1 << 20 ? steps.count == candidates.count + 1 : steps.count > 4)
+      for (candidate, loss) in zip(candidates, together) {
+        let alone = try reference.measure(model, layers: candidate.layers)
+        #expect(loss.tokens == alone.tokens)
+        #expect(abs(loss.perplexity / alone.perplexity - 1) < 1e-5, "\(loss) vs \(alone)")
+        #expect(abs(loss.kl - alone.kl) <= 1e-5 * alone.kl, "\(loss) vs \(alone)")
+        #expect(loss.kl > 0)
+      }
+    }
+  }
+
   /// The map fitted in memory (on the same split of the same sequences) and the layers skipped
   /// give the perplexity and KL of the checkpoint `prune --replace linear` writes.
   @Test func aLinearCandidateIsTheCheckpointPruneWrites() throws {

@@ -82,9 +82,8 @@ enum MeasuredSelection {
       ).train
     }
 
-    let measuring = progress("measuring candidate blocks")
-    var measured: [MeasuredBlock] = []
-    for (c, block) in candidates.enumerated() {
+    var models: [CandidateModel] = []
+    for block in candidates {
       var substitutes: [Int: any DecoderLayer] = [:]
       // A replacement layer starts as the block's first layer (`--init first`) when no map.
       var skipped = (replacement.takesLayerPlace ? block.start + 1 : block.start)..<block.end
@@ -96,14 +95,15 @@ enum MeasuredSelection {
         skipped = (index + 1)..<block.end
       }
       let layers = (0..<model.config.numLayers).filter { !skipped.contains($0) }
-      let loss = try reference.measure(model, layers: layers, substitutes: substitutes)
-      measured.append(
-        MeasuredBlock(
-          start: block.start, end: block.end, cosine: block.cosine, angular: block.angular,
-          compensation: compensated ? "linear" : replacement.takesLayerPlace ? "first" : "none",
-          kl: loss.kl,
-          perplexity: loss.perplexity))
-      measuring.update(c + 1, of: candidates.count)
+      models.append(CandidateModel(model, layers: layers, substitutes: substitutes))
+    }
+    let measuring = progress("measuring candidate blocks")
+    let losses = try reference.measure(models) { measuring.update($0, of: $1) }
+    let measured = zip(candidates, losses).map { block, loss in
+      MeasuredBlock(
+        start: block.start, end: block.end, cosine: block.cosine, angular: block.angular,
+        compensation: compensated ? "linear" : replacement.takesLayerPlace ? "first" : "none",
+        kl: loss.kl, perplexity: loss.perplexity)
     }
     // The lowest KL; on a tie, the better by similarity.
     let best = measured.indices.min { (measured[$0].kl, $0) < (measured[$1].kl, $1) }!

@@ -212,17 +212,9 @@ public struct RemovalCurve: Codable, Sendable {
     let all = Array(0..<config.numLayers)
     func kept(_ block: SelectedBlock) -> [Int] { all.filter { !block.layers.contains($0) } }
 
-    let measuring = progress("measuring candidates")
-    var done = 0
-    func advance(_ what: String) {
-      done += 1
-      measuring.update(done, of: 2 * n, detail: what)
-    }
-    var plain: [CandidateLoss] = []
-    for (index, pick) in chosen.enumerated() {
-      plain.append(try reference.measure(model, layers: kept(pick.plain)))
-      advance("\(index + 1) removed, plain")
-    }
+    let plainModels = chosen.map { CandidateModel(model, layers: kept($0.plain)) }
+    let measuringPlain = progress("measuring plain removal")
+    let plain = try reference.measure(plainModels) { measuringPlain.update($0, of: $1) }
 
     // The linear maps: the states each count's fit reads, captured for as many counts at once
     // as the training memory holds.
@@ -257,16 +249,30 @@ public struct RemovalCurve: Codable, Sendable {
           groups.count == 1
             ? "capturing training states"
             : "capturing training states (pass \(g + 1) of \(groups.count))"))
-      for index in group {
-        let block = chosen[index].linear
-        guard
-          let substitute = try LinearCompensation.substitute(
-            for: block, model: model, store: store, lengths: lengths, fitting: fitting)
-        else { preconditionFailure("a linear block starts at layer 1 or later") }
-        mapLayers[index] = substitute.layer
-        linear[index] = try reference.measure(
-          model, layers: kept(block), substitutes: [substitute.layer: substitute.replacement])
-        advance("\(index + 1) removed, linear map")
+      // Each fitted map is a whole Float32 layer in memory until its batch is measured.
+      let layerBytes = config.parametersPerLayer * MemoryLayout<Float>.size
+      let batchSize = max(1, request.memoryBudget / (2 * layerBytes))
+      for batch in stride(from: 0, to: group.count, by: batchSize).map({
+        Array(group[$0..<min($0 + batchSize, group.count)])
+      }) {
+        var models: [CandidateModel] = []
+        for index in batch {
+          let block = chosen[index].linear
+          guard
+            let substitute = try LinearCompensation.substitute(
+              for: block, model: model, store: store, lengths: lengths, fitting: fitting)
+          else { preconditionFailure("a linear block starts at layer 1 or later") }
+          mapLayers[index] = substitute.layer
+          models.append(
+            CandidateModel(
+              model, layers: kept(block),
+              substitutes: [substitute.layer: substitute.replacement]))
+        }
+        let counts =
+          batch.count == 1 ? "\(batch[0] + 1)" : "\(batch.first! + 1)–\(batch.last! + 1)"
+        let measuring = progress("measuring the linear maps (\(counts) removed)")
+        let losses = try reference.measure(models) { measuring.update($0, of: $1) }
+        for (index, loss) in zip(batch, losses) { linear[index] = loss }
       }
     }
 
