@@ -71,7 +71,8 @@ public enum AnalysisReport {
     let compensation =
       switch analysis.measured?.first?.compensation {
       case "linear": "each compensated with the training-free map"
-      case "first": "each replaced by its first layer"
+      case "residual":
+        "each compensated with the training-free map on the residual stream (in memory)"
       default: "each removed plainly"
       }
     return

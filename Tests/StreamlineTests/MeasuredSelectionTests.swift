@@ -81,9 +81,10 @@ import Testing
     }
   }
 
-  /// Gemma's MLP output cannot take the map: a replacement layer's candidates are measured as
-  /// the block's first layer standing in for it, and the chosen one is the lowest KL.
-  @Test func withoutTheMapTheFirstLayerStandsIn() throws {
+  /// Gemma's MLP output cannot take the map: a replacement layer's candidates are measured with
+  /// the map acting on the residual stream after the block's first layer, and the chosen one is
+  /// the lowest KL.
+  @Test func withoutFoldingTheMapActsOnTheResidualStream() throws {
     let model = try DecoderModel(url: Fixtures.model("gemma3-text"))
     var measured = request(.layer, candidates: 3)
     measured.removal = .layers(1)
@@ -92,8 +93,44 @@ import Testing
       model: model, sequences: try replacement.sequences(), request: measured,
       progress: { Progress($0, style: .off) })
     let candidates = try #require(plan.analysis?.measured)
-    #expect(candidates.count == 3 && candidates.allSatisfy { $0.compensation == "first" })
+    #expect(candidates.count == 3 && candidates.allSatisfy { $0.compensation == "residual" })
     #expect(plan.start == candidates.min { $0.kl < $1.kl }!.start)
+    #expect(AnalysisReport.table(plan.analysis!).contains("on the residual stream"))
+  }
+
+  /// The residual map is the least-squares map from the layer's output to the state after the
+  /// block: on the sequences it was fitted on, the mapped layer is closer to that state than the
+  /// layer alone (the identity map is one it could have chosen).
+  @Test func theResidualMapIsTheLeastSquaresFit() throws {
+    let model = try DecoderModel(url: Fixtures.model("gemma3-text"))
+    let sequences = try replacement.sequences()
+    let lengths = sequences.map(\.count)
+    let (start, end) = (1, 3)
+    let store = try StateStore(
+      states: [start, end], rows: lengths.reduce(0, +), width: model.config.hiddenSize,
+      memoryLimit: 1 << 30)
+    try StateCapture.run(model: model, sequences: sequences, into: store, memoryBudget: 1 << 20)
+    let fitting = Array(sequences.indices)
+    let mapped = try LinearCompensation.mapped(
+      after: start, end: end, model: model, inputs: store, targets: store, lengths: lengths,
+      fitting: fitting)
+    let alone = try model.config.loadLayer(start, from: model.folder!, precision: .f32)
+    let c = model.config.hiddenSize
+    var errors = (mapped: 0.0, alone: 0.0)
+    var offset = 0
+    for length in lengths {
+      let target = store.pointer(state: end) + offset * c
+      for (layer, isMapped) in [(mapped, true), (alone, false)] {
+        let x = Tensor(uninitialized: [length, c])
+        x.pointer.update(from: store.pointer(state: start) + offset * c, count: x.count)
+        layer.forward(
+          x.pointer, batch: Batch(lengths: [length]), context: LayerContext(span: length))
+        let error = (0..<x.count).reduce(0.0) { $0 + pow(Double(x.data[$1] - target[$1]), 2) }
+        if isMapped { errors.mapped += error } else { errors.alone += error }
+      }
+      offset += length
+    }
+    #expect(errors.mapped < 0.9 * errors.alone, "\(errors)")
   }
 
   @Test func measuredSelectionNeedsScoredContiguousBlocks() throws {

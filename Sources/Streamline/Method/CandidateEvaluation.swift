@@ -236,6 +236,35 @@ public enum LinearCompensation {
     return layer
   }
 
+  /// Layer `index` followed by the map from its output to state `end`, fitted on sequences
+  /// `fitting` as `substitute(foldingInto:)` fits its map: for a family whose MLP output
+  /// cannot take the map, the map acts on the whole residual stream, in memory only.
+  public static func mapped(
+    after index: Int, end: Int, model: DecoderModel, inputs: StateStore, targets: StateStore,
+    lengths: [Int], fitting: [Int]
+  ) throws -> any DecoderLayer {
+    guard let folder = model.folder else { preconditionFailure("compensation reads checkpoints") }
+    let layer = try model.config.loadLayer(index, from: folder, precision: .f32)
+    let c = layer.hiddenSize
+    let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+    let rows = fitting.reduce(0) { $0 + lengths[$1] }
+    let outputs = Tensor(uninitialized: [rows, c])  // [rows, C] the layer's output
+    let wanted = Tensor(uninitialized: [rows, c])  // [rows, C] state `end`
+    let context = LayerContext(span: lengths.max() ?? 1)
+    var row = 0
+    for s in fitting {
+      let count = lengths[s]
+      outputs.row(row).update(from: inputs.pointer(state: index) + offsets[s] * c, count: count * c)
+      layer.forward(outputs.row(row), batch: Batch(lengths: [count]), context: context)
+      wanted.row(row).update(from: targets.pointer(state: end) + offsets[s] * c, count: count * c)
+      row += count
+    }
+    try MatMul.checkFailures()
+    let map = try LinearReplacement.fit(
+      m: outputs.pointer, y: wanted.pointer, rows: rows, width: c)
+    return MappedLayer(layer, map: Tensor(shape: [c, c], values: map.map(Float.init)))
+  }
+
   /// Why the map cannot fold into `model`'s layers (Gemma's post-feed-forward norm), nil when
   /// it can: every layer of a family is alike, so its first layer answers for all.
   public static func reasonCannotFold(_ model: DecoderModel) throws -> String? {
@@ -259,5 +288,46 @@ public enum LinearCompensation {
       for i in 0..<tensor.count { p[i] = Numerics.float(fromF16: Numerics.f16(from: p[i])) }
     default: break
     }
+  }
+}
+
+/// A layer followed by a fixed linear map of the residual stream, x ← layer(x)·T: the
+/// training-free map held in memory where it cannot fold into the layer, so that a block can
+/// be measured as the map would compensate it. It is measured, never trained or written.
+final class MappedLayer: DecoderLayer, @unchecked Sendable {
+  let inner: any DecoderLayer
+  let map: Tensor  // [C, C], input feature by output feature
+
+  init(_ inner: any DecoderLayer, map: Tensor) {
+    self.inner = inner
+    self.map = map
+  }
+
+  var hiddenSize: Int { inner.hiddenSize }
+  var parameterTable: [LayerParameter] { inner.parameterTable }
+
+  func forward(
+    _ x: UnsafeMutablePointer<Float>, batch: Batch, context: LayerContext, workspace: Workspace?
+  ) {
+    inner.forward(x, batch: batch, context: context, workspace: workspace)
+    let c = hiddenSize
+    let output = Tensor(uninitialized: [batch.rows, c])  // [rows, C] before the map
+    output.pointer.update(from: x, count: output.count)
+    MatMul.gemm(
+      transposeA: false, transposeB: false, m: batch.rows, n: c, k: c, a: output.pointer,
+      lda: c, b: map.pointer, ldb: c, c: x, ldc: c)
+  }
+
+  func forwardSaving(_ x: UnsafeMutablePointer<Float>, batch: Batch, context: LayerContext)
+    -> any SavedActivations
+  {
+    preconditionFailure("an in-memory map is measured, never trained")
+  }
+
+  func backward(
+    _ saved: any SavedActivations, gradient: UnsafeMutablePointer<Float>,
+    into gradients: LayerGradients?, context: LayerContext
+  ) {
+    preconditionFailure("an in-memory map is measured, never trained")
   }
 }

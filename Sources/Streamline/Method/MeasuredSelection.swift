@@ -17,9 +17,9 @@ public struct MeasuredBlock: Codable, Sendable, Equatable {
   public let end: Int
   public let cosine: Double
   public let angular: Double
-  /// `linear` when the training-free map compensated the block, `first` when the block's first
-  /// layer stood in for it (a replacement layer where the map cannot fold), `none` for plain
-  /// removal.
+  /// `linear` when the training-free map folded into a layer compensated the block, `residual`
+  /// when it acted on the residual stream after that layer (in memory: the family's MLP output
+  /// cannot take it), `none` for plain removal.
   public let compensation: String
   public let kl: Double
   public let perplexity: Double
@@ -27,11 +27,11 @@ public struct MeasuredBlock: Codable, Sendable, Equatable {
 
 /// Blocks chosen by measured loss: the best `request.candidates` blocks by similarity, each
 /// compensated with the training-free map (folded into the layer before the block, or, for a
-/// replacement layer, into the block's first layer as `--init linear` starts it; nothing for
-/// plain removal, whose candidates are measured as they would be written; for a family whose
-/// layers cannot take the map, a replacement layer is measured as the block's first layer, as
-/// `--init first` starts it), and the one whose
-/// model is closest to the original, by mean KL on the scored sequences, is kept.
+/// replacement layer, into the block's first layer as `--init linear` starts it; where the
+/// family's MLP output cannot take the map (Gemma's post-feed-forward norm), the map acts on
+/// the residual stream after that layer, in memory; nothing for plain removal, whose candidates
+/// are measured as they would be written), and the one whose model is closest to the original,
+/// by mean KL on the scored sequences, is kept.
 enum MeasuredSelection {
   static func choose(
     from analysis: Analysis, model: DecoderModel, scoring: [[Int]], training: [[Int]],
@@ -46,10 +46,10 @@ enum MeasuredSelection {
       model: original, windows: scoring.map { TextWindow(wholeSequence: $0) },
       memoryBudget: request.memoryBudget)
 
-    // The map of each candidate folds into `fold` and reproduces state `end`; a family whose
-    // MLP output cannot take the map (Gemma's post-feed-forward norm) is measured plainly.
-    let compensated =
-      try request.replacement != .none && LinearCompensation.reasonCannotFold(model) == nil
+    // The map of each candidate follows layer `fold` (folded into it where it can be) and
+    // reproduces state `end`.
+    let compensated = request.replacement != .none
+    let folds = try compensated && LinearCompensation.reasonCannotFold(model) == nil
     let fold = { (block: BlockScore) in replacement.hostLayer(start: block.start)! }
     var inputs: StateStore?
     var targets: StateStore?
@@ -85,13 +85,17 @@ enum MeasuredSelection {
     var models: [CandidateModel] = []
     for block in candidates {
       var substitutes: [Int: any DecoderLayer] = [:]
-      // A replacement layer starts as the block's first layer (`--init first`) when no map.
-      var skipped = (replacement.takesLayerPlace ? block.start + 1 : block.start)..<block.end
+      var skipped = block.start..<block.end
       if let inputs, let targets {
         let index = fold(block)
-        substitutes[index] = try LinearCompensation.substitute(
-          foldingInto: index, end: block.end, model: model, inputs: inputs, targets: targets,
-          lengths: lengths, fitting: fitting)
+        substitutes[index] =
+          folds
+          ? try LinearCompensation.substitute(
+            foldingInto: index, end: block.end, model: model, inputs: inputs, targets: targets,
+            lengths: lengths, fitting: fitting)
+          : try LinearCompensation.mapped(
+            after: index, end: block.end, model: model, inputs: inputs, targets: targets,
+            lengths: lengths, fitting: fitting)
         skipped = (index + 1)..<block.end
       }
       let layers = (0..<model.config.numLayers).filter { !skipped.contains($0) }
@@ -102,7 +106,7 @@ enum MeasuredSelection {
     let measured = zip(candidates, losses).map { block, loss in
       MeasuredBlock(
         start: block.start, end: block.end, cosine: block.cosine, angular: block.angular,
-        compensation: compensated ? "linear" : replacement.takesLayerPlace ? "first" : "none",
+        compensation: !compensated ? "none" : folds ? "linear" : "residual",
         kl: loss.kl, perplexity: loss.perplexity)
     }
     // The lowest KL; on a tie, the better by similarity.
