@@ -30,10 +30,13 @@ public enum CurveReport {
   /// What the numbers are measured on, in one or two lines.
   static func header(_ curve: RemovalCurve) -> [String] {
     let h = curve.heldOut
-    let f = curve.fitting
+    let maps =
+      curve.fitting.map {
+        "linear maps fitted on \($0.fittingSequences) of \($0.trainingSequences) training sequences, as prune --replace linear fits them"
+      } ?? "no linear map: \(curve.mapUnavailable ?? "not measured")"
     return [
       "held-out perplexity and KL(original ‖ pruned) on \(h.file): \(h.windows) windows of \(h.seqLen) tokens (\(h.tokens) tokens), as eval --perplexity \(h.file) --seq-len \(h.seqLen) --stride \(h.seqLen) scores them",
-      "blocks chosen by \(curve.metric.rawValue) on \(curve.samples) calibration sequences (\(curve.scoredTokens) tokens); linear maps fitted on \(f.fittingSequences) of \(f.trainingSequences) training sequences, as prune --replace linear fits them",
+      "blocks chosen by \(curve.metric.rawValue) on \(curve.samples) calibration sequences (\(curve.scoredTokens) tokens); \(maps)",
       String(format: "original perplexity %.4f", curve.original),
     ]
   }
@@ -41,48 +44,66 @@ public enum CurveReport {
   /// The curve as a text table.
   public static func table(_ curve: RemovalCurve) -> String {
     var lines = header(curve) + [""]
+    let withMaps = curve.mapUnavailable == nil
     lines.append(
-      "   n  params │ plain: layers  perplexity        KL │ linear: layers (map)  perplexity        KL  recovered"
-    )
+      "   n  params │ plain: layers  perplexity        KL"
+        + (withMaps ? " │ linear: layers (map)  perplexity        KL  recovered" : ""))
     for point in curve.points {
       let plainLayers = layers(point.plain).padding(toLength: 13, withPad: " ", startingAt: 0)
-      let linearLayers =
-        "\(layers(point.linear)) (\(point.linear.mapLayer.map(String.init) ?? "–"))"
-        .padding(toLength: 20, withPad: " ", startingAt: 0)
-      lines.append(
+      var line =
         String(format: "  %2d  %5.1f%% │ ", point.removed, point.parameterShare * 100)
-          + plainLayers
-          + String(format: "  %10.4f  %8.5f │ ", point.plain.perplexity, point.plain.kl)
-          + linearLayers
-          + String(format: "  %10.4f  %8.5f  ", point.linear.perplexity, point.linear.kl)
-          + percent(point.recovered).leftPadding(9))
+        + plainLayers + String(format: "  %10.4f  %8.5f", point.plain.perplexity, point.plain.kl)
+      if let linear = point.linear {
+        line +=
+          " │ "
+          + "\(layers(linear)) (\(linear.mapLayer.map(String.init) ?? "–"))"
+          .padding(toLength: 20, withPad: " ", startingAt: 0)
+          + String(format: "  %10.4f  %8.5f  ", linear.perplexity, linear.kl)
+          + percent(point.recovered).leftPadding(9)
+      }
+      lines.append(line)
     }
     return lines.joined(separator: "\n")
   }
 
   static func markdown(_ curve: RemovalCurve, model: String) -> String {
+    let withMaps = curve.mapUnavailable == nil
+    let rows =
+      withMaps
+      ? """
+      Each row is the model `prune --remove n` writes: plain removal of the best block of n \
+      layers (`--replace none`), and the best block of n layers from layer 1 on with the \
+      training-free map folded into the layer before it (`--replace linear`). *Recovered* is the \
+      share of the log-perplexity plain removal loses that the map wins back.
+      """
+      : """
+      Each row is the model `prune --remove n --replace none` writes: plain removal of the best \
+      block of n layers. These layers cannot take the training-free map, so there is no map \
+      beside it.
+      """
     var out = """
       # How far to go: `\(model)`
 
       \(header(curve).joined(separator: ".\n")).
 
-      Each row is the model `prune --remove n` writes: plain removal of the best block of n \
-      layers (`--replace none`), and the best block of n layers from layer 1 on with the \
-      training-free map folded into the layer before it (`--replace linear`). *Recovered* is the \
-      share of the log-perplexity plain removal loses that the map wins back.
+      \(rows)
 
       ![curve](curve.svg)
 
-      | n | parameters | plain: layers | perplexity | KL | linear: layers (map into) | perplexity | KL | recovered |
-      | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+      | n | parameters | plain: layers | perplexity | KL |\(withMaps ? " linear: layers (map into) | perplexity | KL | recovered |" : "")
+      | --- | --- | --- | --- | --- |\(withMaps ? " --- | --- | --- | --- |" : "")
 
       """
     for point in curve.points {
       out += String(
-        format: "| %d | %.1f%% | %@ | %.4f | %.5f | %@ (%d) | %.4f | %.5f | %@ |\n", point.removed,
-        point.parameterShare * 100, layers(point.plain), point.plain.perplexity, point.plain.kl,
-        layers(point.linear), point.linear.mapLayer ?? -1, point.linear.perplexity,
-        point.linear.kl, percent(point.recovered))
+        format: "| %d | %.1f%% | %@ | %.4f | %.5f |", point.removed, point.parameterShare * 100,
+        layers(point.plain), point.plain.perplexity, point.plain.kl)
+      if let linear = point.linear {
+        out += String(
+          format: " %@ (%d) | %.4f | %.5f | %@ |", layers(linear), linear.mapLayer ?? -1,
+          linear.perplexity, linear.kl, percent(point.recovered))
+      }
+      out += "\n"
     }
     out += String(format: "\nMeasured in %.1f s.\n", curve.seconds)
     return out
@@ -127,6 +148,7 @@ public enum CurveReport {
   /// perplexity on a log scale with the original as a dashed line, and KL to the original.
   static func svg(_ curve: RemovalCurve, model: String) -> String {
     let points = curve.points
+    let withMaps = curve.mapUnavailable == nil
     let count = points.count
     let left = 80.0
     let plotWidth = 640.0
@@ -148,11 +170,11 @@ public enum CurveReport {
     }
 
     func panel(
-      top: Double, title: String, values: @escaping (CurvePoint) -> (Double, Double),
+      top: Double, title: String, values: @escaping (CurvePoint) -> (Double, Double?),
       reference: Double?,
       format: String
     ) {
-      var all = points.flatMap { [values($0).0, values($0).1] }
+      var all = points.flatMap { [values($0).0] + [values($0).1].compactMap { $0 } }
       if let reference { all.append(reference) }
       let positive = all.filter { $0 > 0 && $0.isFinite }
       let rawLow = positive.min() ?? 1e-6
@@ -181,18 +203,21 @@ public enum CurveReport {
           String(format: "original %@", String(format: format, reference)), x: left + plotWidth + 8,
           y: y(reference) + 4, size: 11, fill: "#2ca02c")
       }
-      let series: [(String, String, (CurvePoint) -> (Double, CurveCandidate), Bool)] = [
-        ("plain", plainColor, { (values($0).0, $0.plain) }, false),
-        ("linear", linearColor, { (values($0).1, $0.linear) }, true),
+      var series: [(String, String, (CurvePoint) -> (Double, CurveCandidate), Bool)] = [
+        ("plain", plainColor, { (values($0).0, $0.plain) }, false)
       ]
+      if withMaps {
+        series.append(("linear", linearColor, { (values($0).1!, $0.linear!) }, true))
+      }
       for (name, color, pick, isLinear) in series {
         chart.polyline(
           points.map { (x(Double($0.removed)), y(pick($0).0)) }, stroke: color, width: 2.5)
         for point in points {
           let (value, candidate) = pick(point)
-          // The higher of the two points is labelled above, the lower below.
+          // The higher of the two points is labelled above, the lower below (one series: above).
           let (plainValue, linearValue) = values(point)
-          let above = isLinear ? linearValue > plainValue : plainValue >= linearValue
+          let above =
+            isLinear ? linearValue! > plainValue : plainValue >= (linearValue ?? -.infinity)
           let px = x(Double(point.removed))
           let map = candidate.mapLayer.map { ", map into layer \($0)" } ?? ""
           chart.circle(
@@ -212,12 +237,12 @@ public enum CurveReport {
 
     panel(
       top: top, title: "Held-out perplexity (log scale, lower is better)",
-      values: { ($0.plain.perplexity, $0.linear.perplexity) }, reference: curve.original,
+      values: { ($0.plain.perplexity, $0.linear?.perplexity) }, reference: curve.original,
       format: "%.3g")
     let second = top + panelHeight + gap
     panel(
       top: second, title: "KL(original ‖ pruned), nats per token (log scale)",
-      values: { ($0.plain.kl, $0.linear.kl) }, reference: nil, format: "%.3g")
+      values: { ($0.plain.kl, $0.linear?.kl) }, reference: nil, format: "%.3g")
 
     // The shared x axis, with the share of parameters each count removes.
     let axis = second + panelHeight
@@ -231,16 +256,19 @@ public enum CurveReport {
     chart.text(
       "layers removed (and share of parameters)", x: left + plotWidth / 2, y: axis + 50,
       size: 12, anchor: "middle")
-    let legend = [
-      ("plain removal (--replace none)", plainColor),
-      ("training-free linear map (--replace linear)", linearColor),
-    ]
+    var legend = [("plain removal (--replace none)", plainColor)]
+    if withMaps { legend.append(("training-free linear map (--replace linear)", linearColor)) }
     for (index, (name, color)) in legend.enumerated() {
       let ly = top + 14 + Double(index) * 18
       chart.line(
         x1: left + plotWidth + 40, y1: ly - 4, x2: left + plotWidth + 60, y2: ly - 4,
         stroke: color, width: 2.5)
       chart.text(name, x: left + plotWidth + 66, y: ly, size: 10)
+    }
+    if !withMaps {
+      chart.text(
+        "no linear map: these layers cannot take it", x: left + plotWidth + 40,
+        y: top + 14 + Double(legend.count) * 18, size: 10, fill: "#777")
     }
     return chart.document
   }

@@ -10,7 +10,7 @@ import Streamline
 struct CurveArguments: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "Measure held-out perplexity and KL to the original for every count of layers removed from 1 to N, plain removal beside the training-free linear map (needs --heldout).",
+      "Measure held-out perplexity and KL to the original for every count of layers removed from 1 to N, plain removal beside the training-free linear map (plain removal alone for layers that cannot take the map; needs --heldout).",
       valueName: "N"))
   var curve: Int?
 
@@ -128,8 +128,6 @@ struct CurveRequestError: Error, CustomStringConvertible {
         "--curve fits the linear maps on training sequences beyond the scored ones: \(count) is too few; give --train-samples of at least 2"
     case .noHeldOutWindows:
       description = "--heldout: the text holds no token to predict"
-    case .mapCannotFold:
-      description = "--curve: \(error)"
     }
   }
 }

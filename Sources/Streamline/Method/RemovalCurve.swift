@@ -14,8 +14,6 @@ public enum CurveError: Error, CustomStringConvertible, Equatable {
   case tooFewTrainingSequences(Int)
   /// The held-out text makes no window to score.
   case noHeldOutWindows
-  /// The family's layers cannot take the map (Gemma's post-feed-forward norm).
-  case mapCannotFold(reason: String)
 
   public var description: String {
     switch self {
@@ -27,8 +25,6 @@ public enum CurveError: Error, CustomStringConvertible, Equatable {
       "the linear map is fitted on training sequences beyond the scored ones: \(count) is fewer than 2"
     case .noHeldOutWindows:
       "the held-out text holds no token to predict"
-    case .mapCannotFold(let reason):
-      "the curve compares plain removal with the training-free map, which cannot fold into these layers: \(reason)"
     }
   }
 }
@@ -61,10 +57,11 @@ public struct CurvePoint: Codable, Sendable, Equatable {
   /// (`prune --remove n --replace none`).
   public let plain: CurveCandidate
   /// The best block of n layers starting at layer 1 or later, with the training-free map folded
-  /// into the layer before it (`prune --remove n --replace linear`).
-  public let linear: CurveCandidate
+  /// into the layer before it (`prune --remove n --replace linear`); nil for a family whose
+  /// layers cannot take the map (`RemovalCurve.mapUnavailable` says why).
+  public let linear: CurveCandidate?
   /// The share of the log-perplexity plain removal loses that the map wins back; nil when plain
-  /// removal loses nothing.
+  /// removal loses nothing, or without the map.
   public let recovered: Double?
 
   enum CodingKeys: String, CodingKey {
@@ -118,8 +115,9 @@ public struct CurveFitting: Codable, Sendable, Equatable {
 }
 
 /// How far to go: held-out perplexity and KL to the original for every count of layers removed
-/// from 1 to N, for plain removal and for the training-free linear map, each candidate the model
-/// `prune` would write for that count, measured in memory without writing it.
+/// from 1 to N, for plain removal and for the training-free linear map (plain removal alone for
+/// a family whose layers cannot take the map), each candidate the model `prune` would write for
+/// that count, measured in memory without writing it.
 public struct RemovalCurve: Codable, Sendable {
   public let metric: ImportanceMetric
   public let numLayers: Int
@@ -128,7 +126,11 @@ public struct RemovalCurve: Codable, Sendable {
   public let samples: Int
   public let scoredTokens: Int
   public let heldOut: CurveHeldOut
-  public let fitting: CurveFitting
+  /// How the maps were fitted; nil without them.
+  public let fitting: CurveFitting?
+  /// Why the curve has no linear map: the family's layers cannot take it (Gemma's
+  /// post-feed-forward norm), so `prune --replace linear` refuses them.
+  public let mapUnavailable: String?
   /// The original model's held-out perplexity (its KL is 0).
   public let original: Double
   public let points: [CurvePoint]
@@ -139,6 +141,7 @@ public struct RemovalCurve: Codable, Sendable {
     case numLayers = "num_layers"
     case scoredTokens = "scored_tokens"
     case heldOut = "held_out"
+    case mapUnavailable = "map_unavailable"
   }
 
   /// The most layers the curve can remove from `layers`: all but one (a linear map needs the
@@ -186,7 +189,8 @@ public struct RemovalCurve: Codable, Sendable {
   /// the scored and held-out ones), split by `request.training` as it splits them; `windows`
   /// are the held-out windows, `heldOut` says where they came from. States are captured in as
   /// few passes as `request.trainingMemory` allows (spilled to `request.spillDirectory` when one
-  /// count's states alone exceed it).
+  /// count's states alone exceed it). A family whose layers cannot take the map gets plain
+  /// removal alone, and needs no training sequences.
   public static func measure(
     model: DecoderModel, similarity: SimilarityMatrix, training: [[Int]], windows: [TextWindow],
     heldOut: CurveHeldOut, upTo n: Int, request: CompressionRequest,
@@ -198,33 +202,72 @@ public struct RemovalCurve: Codable, Sendable {
     guard !windows.isEmpty, windows.contains(where: { !$0.targets.isEmpty }) else {
       throw CurveError.noHeldOutWindows
     }
-    guard training.count >= 2 else { throw CurveError.tooFewTrainingSequences(training.count) }
-    // Refused before any work, not after the plain half of the curve.
-    if let reason = try LinearCompensation.reasonCannotFold(model) {
-      throw CurveError.mapCannotFold(reason: reason)
+    let mapUnavailable = try LinearCompensation.reasonCannotFold(model)
+    if mapUnavailable == nil, training.count < 2 {
+      throw CurveError.tooFewTrainingSequences(training.count)
     }
     let chosen = try blocks(similarity, config: config, metric: request.metric, upTo: n)
-    let (fitting, _) = try ReplacementTrainer.split(
-      training.count, fraction: request.training.validationFraction, seed: request.training.seed)
-
     let reference = try ReferenceDistributions(
       model: model, windows: windows, memoryBudget: request.memoryBudget)
     let all = Array(0..<config.numLayers)
-    func kept(_ block: SelectedBlock) -> [Int] { all.filter { !block.layers.contains($0) } }
+    let kept = { (block: SelectedBlock) in all.filter { !block.layers.contains($0) } }
 
     let plainModels = chosen.map { CandidateModel(model, layers: kept($0.plain)) }
     let measuringPlain = progress("measuring plain removal")
     let plain = try reference.measure(plainModels) { measuringPlain.update($0, of: $1) }
+    let maps =
+      mapUnavailable == nil
+      ? try measureMaps(
+        chosen.map(\.linear), model: model, training: training, reference: reference,
+        kept: kept, request: request, progress: progress) : nil
 
-    // The linear maps: the states each count's fit reads, captured for as many counts at once
-    // as the training memory holds.
+    let original = reference.original.perplexity
+    let points = chosen.indices.map { index -> CurvePoint in
+      let pick = chosen[index]
+      let p = plain[index]
+      let linear = maps.map { maps in
+        CurveCandidate(
+          layers: pick.linear.layers, mapLayer: maps.mapLayers[index], score: pick.linearScore,
+          perplexity: maps.losses[index].perplexity, kl: maps.losses[index].kl)
+      }
+      let lost = log(p.perplexity) - log(original)
+      return CurvePoint(
+        removed: index + 1,
+        parameterShare: Double((index + 1) * config.parametersPerLayer)
+          / Double(config.totalParameters),
+        plain: CurveCandidate(
+          layers: pick.plain.layers, mapLayer: nil, score: pick.plainScore,
+          perplexity: p.perplexity, kl: p.kl),
+        linear: linear,
+        recovered: linear.flatMap {
+          lost > 0 ? (log(p.perplexity) - log($0.perplexity)) / lost : nil
+        })
+    }
+    return RemovalCurve(
+      metric: request.metric, numLayers: config.numLayers, parameters: config.totalParameters,
+      samples: similarity.samples, scoredTokens: similarity.tokens, heldOut: heldOut,
+      fitting: maps?.fitting, mapUnavailable: mapUnavailable, original: original, points: points,
+      seconds: Date().timeIntervalSince(began))
+  }
+
+  /// Each block with the map fitted on `training` folded into the layer before it, measured:
+  /// the states each count's fit reads are captured for as many counts at once as the training
+  /// memory holds.
+  static func measureMaps(
+    _ blocks: [SelectedBlock], model: DecoderModel, training: [[Int]],
+    reference: ReferenceDistributions, kept: (SelectedBlock) -> [Int],
+    request: CompressionRequest, progress: (String) -> Progress
+  ) throws -> (losses: [CandidateLoss], mapLayers: [Int], fitting: CurveFitting) {
+    let config = model.config
+    let (fitting, _) = try ReplacementTrainer.split(
+      training.count, fraction: request.training.validationFraction, seed: request.training.seed)
     let lengths = training.map(\.count)
     let rows = lengths.reduce(0, +)
     let stateBytes = rows * config.hiddenSize * MemoryLayout<Float>.size
     var groups: [[Int]] = []
     var groupStates = Set<Int>()
-    for index in chosen.indices {
-      let states = Set(LinearCompensation.states([chosen[index].linear]))
+    for index in blocks.indices {
+      let states = Set(LinearCompensation.states([blocks[index]]))
       let union = groupStates.union(states)
       if let last = groups.indices.last, union.count * stateBytes <= request.trainingMemory {
         groups[last].append(index)
@@ -234,11 +277,11 @@ public struct RemovalCurve: Codable, Sendable {
         groupStates = states
       }
     }
-    var linear = [CandidateLoss?](repeating: nil, count: n)
-    var mapLayers = [Int](repeating: 0, count: n)
+    var losses = [CandidateLoss?](repeating: nil, count: blocks.count)
+    var mapLayers = [Int](repeating: 0, count: blocks.count)
     var spilled = false
     for (g, group) in groups.enumerated() {
-      let states = LinearCompensation.states(group.map { chosen[$0].linear })
+      let states = LinearCompensation.states(group.map { blocks[$0] })
       let store = try StateStore(
         states: states, rows: rows, width: config.hiddenSize, memoryLimit: request.trainingMemory,
         directory: request.spillDirectory)
@@ -257,50 +300,29 @@ public struct RemovalCurve: Codable, Sendable {
       }) {
         var models: [CandidateModel] = []
         for index in batch {
-          let block = chosen[index].linear
           guard
             let substitute = try LinearCompensation.substitute(
-              for: block, model: model, store: store, lengths: lengths, fitting: fitting)
+              for: blocks[index], model: model, store: store, lengths: lengths, fitting: fitting)
           else { preconditionFailure("a linear block starts at layer 1 or later") }
           mapLayers[index] = substitute.layer
           models.append(
             CandidateModel(
-              model, layers: kept(block),
+              model, layers: kept(blocks[index]),
               substitutes: [substitute.layer: substitute.replacement]))
         }
         let counts =
           batch.count == 1 ? "\(batch[0] + 1)" : "\(batch.first! + 1)–\(batch.last! + 1)"
         let measuring = progress("measuring the linear maps (\(counts) removed)")
-        let losses = try reference.measure(models) { measuring.update($0, of: $1) }
-        for (index, loss) in zip(batch, losses) { linear[index] = loss }
+        let measured = try reference.measure(models) { measuring.update($0, of: $1) }
+        for (index, loss) in zip(batch, measured) { losses[index] = loss }
       }
     }
-
-    let original = reference.original.perplexity
-    let points = chosen.indices.map { index -> CurvePoint in
-      let pick = chosen[index]
-      let p = plain[index]
-      let l = linear[index]!
-      let lost = log(p.perplexity) - log(original)
-      return CurvePoint(
-        removed: index + 1,
-        parameterShare: Double((index + 1) * config.parametersPerLayer)
-          / Double(config.totalParameters),
-        plain: CurveCandidate(
-          layers: pick.plain.layers, mapLayer: nil, score: pick.plainScore,
-          perplexity: p.perplexity, kl: p.kl),
-        linear: CurveCandidate(
-          layers: pick.linear.layers, mapLayer: mapLayers[index], score: pick.linearScore,
-          perplexity: l.perplexity, kl: l.kl),
-        recovered: lost > 0 ? (log(p.perplexity) - log(l.perplexity)) / lost : nil)
-    }
-    return RemovalCurve(
-      metric: request.metric, numLayers: config.numLayers, parameters: config.totalParameters,
-      samples: similarity.samples, scoredTokens: similarity.tokens, heldOut: heldOut,
-      fitting: CurveFitting(
+    return (
+      losses.map { $0! }, mapLayers,
+      CurveFitting(
         trainingSequences: training.count, fittingSequences: fitting.count,
         validationFraction: request.training.validationFraction, capturePasses: groups.count,
-        spilled: spilled),
-      original: original, points: points, seconds: Date().timeIntervalSince(began))
+        spilled: spilled)
+    )
   }
 }
