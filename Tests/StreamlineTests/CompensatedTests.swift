@@ -63,15 +63,30 @@ import Testing
 }
 
 extension CompensatedTests {
-  func plan(_ kind: ReplacementKind, blocks: Int) throws -> CompressionPlan {
+  func plan(
+    _ kind: ReplacementKind, blocks: Int, selection: SelectionKind = .similarity
+  ) throws -> CompressionPlan {
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
     var request = replacement.request(kind)
     request.removal = .layers(2)
     request.blocks = blocks
+    request.selection = selection
     request.training.epochs = 1
     return try Compression.plan(
       model: model, sequences: try replacement.sequences(), request: request,
       progress: { Progress($0, style: .off) })
+  }
+
+  /// Measured selection at every step: the first block is the one-step measured choice, and the
+  /// second, measured on the model pruned so far against the original, is another block.
+  @Test func everyStepCanBeChosenByMeasuredLoss() throws {
+    let plan = try plan(.linear, blocks: 2, selection: .measured)
+    let blocks = try #require(plan.blocks)
+    #expect(blocks.count == 2 && plan.removed.count == 2)
+    let first = try #require(plan.analysis?.measured)
+    let lowest = first.min { $0.kl < $1.kl }!
+    #expect(blocks[0].layers == Array(lowest.start..<lowest.end))
+    #expect(Set(blocks[0].layers).isDisjoint(with: blocks[1].layers))
   }
 
   /// Two blocks of one layer each, with the map: the first is the single-block choice, both

@@ -60,22 +60,33 @@ enum MeasuredSelection {
       let width = model.config.hiddenSize
       let inputStates = Set(candidates.map(fold)).sorted()
       let targetStates = Set(candidates.map(\.end)).sorted()
-      let own = try StateStore(
-        states: inputStates, rows: rows, width: width, memoryLimit: request.trainingMemory / 2,
-        directory: request.spillDirectory)
-      let taught = try StateStore(
-        states: targetStates, rows: rows, width: width,
-        memoryLimit: request.trainingMemory / 2, directory: request.spillDirectory)
-      try StateCapture.run(
-        model: model, sequences: training, into: own, memoryBudget: request.memoryBudget,
-        progress: progress("capturing states for the candidates"))
-      try StateCapture.run(
-        model: original, sequences: training, into: taught,
-        states: Dictionary(
-          uniqueKeysWithValues: targetStates.map { (request.teacher?.state($0) ?? $0, $0) }),
-        memoryBudget: request.memoryBudget,
-        progress: progress("capturing the original's states for the candidates"))
-      (inputs, targets) = (own, taught)
+      if let teacher = request.teacher {
+        // The inputs come from the model pruned so far, the targets from the original.
+        let own = try StateStore(
+          states: inputStates, rows: rows, width: width,
+          memoryLimit: request.trainingMemory / 2, directory: request.spillDirectory)
+        let taught = try StateStore(
+          states: targetStates, rows: rows, width: width,
+          memoryLimit: request.trainingMemory / 2, directory: request.spillDirectory)
+        try StateCapture.run(
+          model: model, sequences: training, into: own, memoryBudget: request.memoryBudget,
+          progress: progress("capturing states for the candidates"))
+        try StateCapture.run(
+          model: teacher.model, sequences: training, into: taught,
+          states: Dictionary(uniqueKeysWithValues: targetStates.map { (teacher.state($0), $0) }),
+          memoryBudget: request.memoryBudget,
+          progress: progress("capturing the original's states for the candidates"))
+        (inputs, targets) = (own, taught)
+      } else {
+        // The model is the original: one pass captures inputs and targets.
+        let store = try StateStore(
+          states: Set(inputStates + targetStates).sorted(), rows: rows, width: width,
+          memoryLimit: request.trainingMemory, directory: request.spillDirectory)
+        try StateCapture.run(
+          model: model, sequences: training, into: store, memoryBudget: request.memoryBudget,
+          progress: progress("capturing states for the candidates"))
+        (inputs, targets) = (store, store)
+      }
       fitting = try ReplacementTrainer.split(
         training.count, fraction: request.training.validationFraction,
         seed: request.training.seed
