@@ -35,9 +35,9 @@ public struct CandidateModel {
 /// writing a checkpoint: one forward of the windows per candidate.
 ///
 /// The original's final residual states of the scored rows are kept (`[rows, C]`, far smaller
-/// than their logits) and its logits recomputed from them by the head, once per window for all
-/// the candidates measured together; each candidate's logits come from its own final states
-/// through the same head.
+/// than their logits) and its logits recomputed from them by the head, a block of rows at a
+/// time, once for all the candidates measured together; each candidate's logits come from its
+/// own final states through the same head.
 public final class ReferenceDistributions {
   public let windows: [TextWindow]
   /// The original model's own perplexity of the windows (its KL is 0).
@@ -70,7 +70,7 @@ public final class ReferenceDistributions {
     try measure([CandidateModel(model, layers: layers, substitutes: substitutes)])[0]
   }
 
-  /// Each candidate's loss; the original's logits are computed once per window for all of them.
+  /// Each candidate's loss; the original's logits are computed once for all of them.
   /// `progress(done, total)` follows the forwards and the head passes.
   public func measure(
     _ candidates: [CandidateModel], progress: ((Int, Int) -> Void)? = nil
