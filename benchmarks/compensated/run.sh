@@ -71,6 +71,8 @@ for run in $runs; do
     default-measured) prune default-measured --remove "$n" --select measured ;;
     default-blocks2) prune default-blocks2 --remove "$n" --blocks 2 ;;
     default-blocks2-64) prune default-blocks2-64 --remove "$n" --blocks 2 --train-samples 64 ;;
+    default-blocks2-measured-64)
+      prune default-blocks2-measured-64 --remove "$n" --blocks 2 --select measured --train-samples 64 ;;
     default-train2x) prune default-train2x --remove "$n" --train-samples 128 ;;
     default-blocks3) prune default-blocks3 --remove "$n" --blocks 3 ;;
     *) echo "unknown run $run" >&2; exit 2 ;;
