@@ -53,11 +53,34 @@ public struct RemovedBlock: Codable, Sendable, Equatable {
   public var validation: BlockValidation? = nil
   /// The earlier blocks' replacement layers that trained again with this one.
   public var trainedAbove: [Int]? = nil
+  /// With measured selection, the candidates this block was chosen from.
+  public var measured: [MeasuredCandidate]? = nil
 
   enum CodingKeys: String, CodingKey {
-    case layers, cosine, angular, replacement, validation
+    case layers, cosine, angular, replacement, validation, measured
     case replacedLayer = "replaced_layer"
     case trainedAbove = "trained_above"
+  }
+}
+
+/// A candidate of one step's measured selection in source-layer numbers: its block's layers (a
+/// replacement layer's block starts with the layer it replaces), similarity, compensation and
+/// measured KL, as `MeasuredBlock` gives them on the model pruned so far.
+public struct MeasuredCandidate: Codable, Sendable, Equatable {
+  public let layers: [Int]
+  public let cosine: Double
+  public let angular: Double
+  public let compensation: String
+  public let kl: Double
+  public let perplexity: Double
+
+  init(_ block: MeasuredBlock, sourceLayers: [Int]) {
+    layers = (block.start..<block.end).map { sourceLayers[$0] }
+    cosine = block.cosine
+    angular = block.angular
+    compensation = block.compensation
+    kl = block.kl
+    perplexity = block.perplexity
   }
 }
 

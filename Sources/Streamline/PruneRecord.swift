@@ -181,6 +181,7 @@ public struct PruneRecord: Sendable {
         entry["replaced_layer"] = block.replacedLayer
         entry["trained_above"] = block.trainedAbove
         if let validation = block.validation { entry["validation"] = try Self.object(validation) }
+        if let measured = block.measured { entry["measured"] = try Self.object(measured) }
         return entry
       }
     }
@@ -213,6 +214,9 @@ public struct PruneRecord: Sendable {
         if let layer = block.replacedLayer { text += ", replaced by a trained layer at \(layer)" }
         if let above = block.trainedAbove, !above.isEmpty {
           text += " (trained with the one at \(above.map(String.init).joined(separator: " and ")))"
+        }
+        if let measured = block.measured, let lowest = measured.map(\.kl).min() {
+          text += String(format: "; measured KL %.4f, the lowest of %d", lowest, measured.count)
         }
         if let validation = block.validation {
           text += String(

@@ -77,16 +77,31 @@ extension CompensatedTests {
       progress: { Progress($0, style: .off) })
   }
 
-  /// Measured selection at every step: the first block is the one-step measured choice, and the
-  /// second, measured on the model pruned so far against the original, is another block.
+  /// Measured selection at every step: each block is its step's lowest-KL candidate (measured
+  /// on the model pruned so far against the original), the candidates are recorded in source
+  /// numbers, and the first step's are the one-step measured choice's.
   @Test func everyStepCanBeChosenByMeasuredLoss() throws {
     let plan = try plan(.linear, blocks: 2, selection: .measured)
     let blocks = try #require(plan.blocks)
     #expect(blocks.count == 2 && plan.removed.count == 2)
+    for block in blocks {
+      let measured = try #require(block.measured)
+      #expect(measured.count > 1 && measured.allSatisfy { $0.compensation == "linear" })
+      #expect(block.layers == measured.min { $0.kl < $1.kl }!.layers)
+    }
     let first = try #require(plan.analysis?.measured)
-    let lowest = first.min { $0.kl < $1.kl }!
-    #expect(blocks[0].layers == Array(lowest.start..<lowest.end))
+    #expect(blocks[0].measured!.map(\.kl) == first.map(\.kl))
     #expect(Set(blocks[0].layers).isDisjoint(with: blocks[1].layers))
+    let record = PruneRecord(
+      plan: plan, config: try DecoderModel(url: Fixtures.model("llama-gqa")).config,
+      output: "out", replacement: .linear, blocksRequested: 2,
+      compute: ComputeRecord(precision: .f32))
+    let listed = try #require(try record.manifest()["blocks"] as? [[String: Any]])
+    for (entry, block) in zip(listed, blocks) {
+      let measured = try #require(entry["measured"] as? [[String: Any]])
+      #expect(measured.map { $0["layers"] as? [Int] } == block.measured!.map(\.layers))
+      #expect(record.text.contains("the lowest of \(measured.count)"))
+    }
   }
 
   /// Two blocks of one layer each, with the map: the first is the single-block choice, both

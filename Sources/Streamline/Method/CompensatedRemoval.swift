@@ -98,6 +98,9 @@ enum CompensatedRemoval {
       layers: part.removed.map { sourceLayers[$0] }, cosine: score?.cosine ?? .nan,
       angular: score?.angular ?? .nan)
     block.replacement = replacement
+    block.measured = part.analysis?.measured?.map {
+      MeasuredCandidate($0, sourceLayers: sourceLayers)
+    }
     if let training = part.training {
       block.replacedLayer = sourceLayers[part.start]
       block.trainedAbove = training.trainedAbove?.map { sourceLayers[$0] }
