@@ -44,7 +44,7 @@ public enum CurveReport {
   /// The curve as a text table.
   public static func table(_ curve: RemovalCurve) -> String {
     var lines = header(curve) + [""]
-    let withMaps = curve.mapUnavailable == nil
+    let withMaps = curve.hasMaps
     lines.append(
       "   n  params │ plain: layers  perplexity        KL"
         + (withMaps ? " │ linear: layers (map)  perplexity        KL  recovered" : ""))
@@ -67,7 +67,7 @@ public enum CurveReport {
   }
 
   static func markdown(_ curve: RemovalCurve, model: String) -> String {
-    let withMaps = curve.mapUnavailable == nil
+    let withMaps = curve.hasMaps
     let rows =
       withMaps
       ? """
@@ -148,7 +148,7 @@ public enum CurveReport {
   /// perplexity on a log scale with the original as a dashed line, and KL to the original.
   static func svg(_ curve: RemovalCurve, model: String) -> String {
     let points = curve.points
-    let withMaps = curve.mapUnavailable == nil
+    let withMaps = curve.hasMaps
     let count = points.count
     let left = 80.0
     let plotWidth = 640.0

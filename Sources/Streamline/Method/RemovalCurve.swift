@@ -144,6 +144,9 @@ public struct RemovalCurve: Codable, Sendable {
     case mapUnavailable = "map_unavailable"
   }
 
+  /// Whether the curve has the linear map beside plain removal.
+  public var hasMaps: Bool { mapUnavailable == nil }
+
   /// The most layers the curve can remove from `layers`: all but one (a linear map needs the
   /// layer before its block, which then stays).
   public static func maximum(layers: Int) -> Int { layers - 1 }
