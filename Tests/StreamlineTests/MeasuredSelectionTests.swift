@@ -107,7 +107,8 @@ import Testing
     let lengths = sequences.map(\.count)
     let (start, end) = (1, 3)
     let store = try StateStore(
-      states: [start, end], rows: lengths.reduce(0, +), width: model.config.hiddenSize,
+      states: [start, start + 1, end], rows: lengths.reduce(0, +),
+      width: model.config.hiddenSize,
       memoryLimit: 1 << 30)
     try StateCapture.run(model: model, sequences: sequences, into: store, memoryBudget: 1 << 20)
     let fitting = Array(sequences.indices)

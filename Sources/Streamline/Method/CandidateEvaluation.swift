@@ -238,31 +238,31 @@ public enum LinearCompensation {
 
   /// Layer `index` followed by the map from its output to state `end`, fitted on sequences
   /// `fitting` as `substitute(foldingInto:)` fits its map: for a family whose MLP output
-  /// cannot take the map, the map acts on the whole residual stream, in memory only.
+  /// cannot take the map, the map acts on the whole residual stream, in memory only. The
+  /// layer's output is state `index + 1` of `inputs`, captured from the same model.
   public static func mapped(
     after index: Int, end: Int, model: DecoderModel, inputs: StateStore, targets: StateStore,
     lengths: [Int], fitting: [Int]
   ) throws -> any DecoderLayer {
     guard let folder = model.folder else { preconditionFailure("compensation reads checkpoints") }
-    let layer = try model.config.loadLayer(index, from: folder, precision: .f32)
-    let c = layer.hiddenSize
+    let c = model.config.hiddenSize
     let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
     let rows = fitting.reduce(0) { $0 + lengths[$1] }
     let outputs = Tensor(uninitialized: [rows, c])  // [rows, C] the layer's output
     let wanted = Tensor(uninitialized: [rows, c])  // [rows, C] state `end`
-    let context = LayerContext(span: lengths.max() ?? 1)
     var row = 0
     for s in fitting {
       let count = lengths[s]
-      outputs.row(row).update(from: inputs.pointer(state: index) + offsets[s] * c, count: count * c)
-      layer.forward(outputs.row(row), batch: Batch(lengths: [count]), context: context)
+      outputs.row(row).update(
+        from: inputs.pointer(state: index + 1) + offsets[s] * c, count: count * c)
       wanted.row(row).update(from: targets.pointer(state: end) + offsets[s] * c, count: count * c)
       row += count
     }
-    try MatMul.checkFailures()
     let map = try LinearReplacement.fit(
       m: outputs.pointer, y: wanted.pointer, rows: rows, width: c)
-    return MappedLayer(layer, map: Tensor(shape: [c, c], values: map.map(Float.init)))
+    return MappedLayer(
+      try model.config.loadLayer(index, from: folder, precision: .f32),
+      map: Tensor(shape: [c, c], values: map.map(Float.init)))
   }
 
   /// Why the map cannot fold into `model`'s layers (Gemma's post-feed-forward norm), nil when

@@ -58,7 +58,8 @@ enum MeasuredSelection {
     if compensated {
       let rows = lengths.reduce(0, +)
       let width = model.config.hiddenSize
-      let inputStates = Set(candidates.map(fold)).sorted()
+      // A residual map reads the folding layer's output, the state after it.
+      let inputStates = Set(candidates.map { fold($0) + (folds ? 0 : 1) }).sorted()
       let targetStates = Set(candidates.map(\.end)).sorted()
       if let teacher = request.teacher {
         // The inputs come from the model pruned so far, the targets from the original.
