@@ -73,6 +73,8 @@ for run in $runs; do
     default-blocks2-64) prune default-blocks2-64 --remove "$n" --blocks 2 --train-samples 64 ;;
     default-blocks2-measured-64)
       prune default-blocks2-measured-64 --remove "$n" --blocks 2 --select measured --train-samples 64 ;;
+    default-blocks2-measured)
+      prune default-blocks2-measured --remove "$n" --blocks 2 --select measured ;;
     default-train2x) prune default-train2x --remove "$n" --train-samples 128 ;;
     default-blocks3) prune default-blocks3 --remove "$n" --blocks 3 ;;
     *) echo "unknown run $run" >&2; exit 2 ;;
