@@ -10,8 +10,9 @@ public struct CompressionRequest {
   /// Exactly this block (0-based source layers), skipping scoring.
   public var layers: [Int]?
   public var metric = ImportanceMetric.cosine
-  /// By similarity alone, or measured among the `candidates` best by similarity.
-  public var selection = SelectionKind.similarity
+  /// By similarity alone, or measured among the `candidates` best by similarity; nil for
+  /// `SelectionKind.standard`'s choice.
+  public var selection: SelectionKind?
   public var candidates = 4
   public var replacement = ReplacementKind.none
   public var training = TrainingOptions()
@@ -139,7 +140,7 @@ public enum Compression {
     try request.validate()
     try request.check(trainingSequences: training.count)
     if request.blocks > 1 {
-      return request.replacement == .none && request.selection == .similarity
+      return request.replacement == .none && request.selectionInEffect == .similarity
         ? try BlockSelection.iterative(
           model: model, scoring: scoring, request: request, progress: progress)
         : try CompensatedRemoval.plan(
@@ -183,6 +184,11 @@ public enum Compression {
 }
 
 extension CompressionRequest {
+  /// The selection asked for, or the standard one for this request.
+  var selectionInEffect: SelectionKind {
+    selection ?? .standard(blocks: blocks, replacement: replacement, metric: metric)
+  }
+
   /// The request's own contradictions, before any work, in the order the user meets them.
   func check(trainingSequences: Int) throws {
     let replacement = self.replacement.implementation
@@ -192,7 +198,7 @@ extension CompressionRequest {
         throw CompressionError.blocksNeedScoredRemoval(blocks: blocks)
       }
     }
-    if selection == .measured {
+    if selectionInEffect == .measured {
       guard layers == nil, sums == nil, metric != .bi else {
         throw CompressionError.measuredSelectionNeedsScoring
       }

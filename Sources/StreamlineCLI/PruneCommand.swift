@@ -174,9 +174,9 @@ struct Prune: ParsableCommand {
 
   @Option(
     help:
-      "How the block is chosen: similarity (by --metric alone) or measured (the best --candidates by --metric, each compensated with the training-free map, the one closest to the original by KL on the scored sequences)."
+      "How the block is chosen: similarity (by --metric alone) or measured (the best --candidates by --metric, each compensated with the training-free map, the one closest to the original by KL on the scored sequences). Default: measured for --blocks above 1 with a replacement and a block metric, similarity otherwise."
   )
-  var select: SelectionKind = .similarity
+  var select: SelectionKind?
 
   @Option(help: "Blocks --select measured measures.")
   var candidates = 4

@@ -64,7 +64,7 @@ import Testing
 
 extension CompensatedTests {
   func plan(
-    _ kind: ReplacementKind, blocks: Int, selection: SelectionKind = .similarity
+    _ kind: ReplacementKind, blocks: Int, selection: SelectionKind? = .similarity
   ) throws -> CompressionPlan {
     let model = try DecoderModel(url: Fixtures.model("llama-gqa"))
     var request = replacement.request(kind)
@@ -102,6 +102,17 @@ extension CompensatedTests {
       #expect(measured.map { $0["layers"] as? [Int] } == block.measured!.map(\.layers))
       #expect(record.text.contains("the lowest of \(measured.count)"))
     }
+  }
+
+  /// Unless told, compensated blocks are chosen by measured loss, and plain removal's blocks
+  /// and a single block by similarity.
+  @Test func compensatedBlocksAreMeasuredUnlessToldOtherwise() throws {
+    let compensated = try #require(try plan(.linear, blocks: 2, selection: nil).blocks)
+    #expect(compensated.allSatisfy { $0.measured != nil })
+    let plain = try #require(try plan(.none, blocks: 2, selection: nil).blocks)
+    #expect(plain.allSatisfy { $0.measured == nil })
+    let single = try plan(.linear, blocks: 1, selection: nil)
+    #expect(single.analysis?.selection == .similarity && single.analysis?.measured == nil)
   }
 
   /// Two blocks of one layer each, with the map: the first is the single-block choice, both
@@ -178,10 +189,12 @@ extension CompensatedTests {
     let listed = try #require(try record.manifest()["blocks"] as? [[String: Any]])
     #expect((listed[1]["trained_above"] as? [Int]) == second.trainedAbove)
     #expect(record.text.contains("(trained with the one at \(host))"))
-    // The first step alone is the single-block plan of one layer; the checkpoint holds the
-    // layer as the second step left it, not as the first made it.
+    // The first step alone is the single-block plan of one layer, chosen by measured loss as
+    // the steps of compensated blocks are unless told; the checkpoint holds the layer as the
+    // second step left it, not as the first made it.
     var single = request
     single.blocks = 1
+    single.selection = .measured
     single.removal = .layers(1)
     let alone = try Compression.plan(
       model: model, sequences: try replacement.sequences(), request: single,

@@ -42,7 +42,7 @@ public enum BlockSelection {
     var analysis = try Importance.analyze(
       sums.matrix, config: config, metric: request.metric, removing: count,
       replacement: request.replacement, keeping: request.earlierReplacements)
-    if request.selection == .measured {
+    if request.selectionInEffect == .measured {
       analysis = try MeasuredSelection.choose(
         from: analysis, model: model, scoring: scoring, training: training, request: request,
         progress: progress)

@@ -44,6 +44,7 @@ enum CompensatedRemoval {
     for (b, size) in sizes.enumerated() {
       var step = request
       step.blocks = 1
+      step.selection = request.selectionInEffect
       step.removal = .layers(size)
       // The first step prunes the original itself.
       step.teacher = b == 0 ? nil : Teacher(model: original, sourceLayers: sourceLayers)
