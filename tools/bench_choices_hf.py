@@ -4,7 +4,7 @@
     /work/venv/bin/python tools/bench_choices_hf.py [--config config.json] [--items 8] ...
 
 Same shape (TinyLlama-1.1B by default, random weights, float32, CPU), same token ids (the
-xorshift64* stream of Sources/Streamline/ChoiceBenchmark.swift), scored by
+xorshift64* stream of Sources/Streamline/Benchmarks/ChoiceBenchmark.swift), scored by
 `HFLM._loglikelihood_tokens`, lm-eval's own batching and context grouping included. Run both
 in the same session on an otherwise idle machine and compare the seconds.
 """
