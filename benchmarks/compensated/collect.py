@@ -2,7 +2,10 @@
 """Gathers benchmarks/compensated/run.sh's runs: per run the removed layers, wall and CPU time,
 peak memory, and per domain held-out perplexity, KL to the original and the share of the lost
 log-perplexity recovered against plain removal (`none`). JSON on stdout; with --markdown a
-table instead."""
+table instead.
+
+    python3 benchmarks/compensated/collect.py OUT/MODEL-removeN [--markdown]
+"""
 import json
 import math
 import re
@@ -29,7 +32,10 @@ def timing(err: Path) -> dict:
 
 
 def main() -> None:
-    out = Path(sys.argv[1])
+    folders = [a for a in sys.argv[1:] if a != "--markdown"]
+    if len(folders) != 1:
+        sys.exit("usage: python3 benchmarks/compensated/collect.py OUT/MODEL-removeN [--markdown]")
+    out = Path(folders[0])
     runs = out / "runs"
     results = {}
     names = ["original"] + sorted(p.stem for p in runs.glob("*.json") if not p.stem.startswith("eval-"))

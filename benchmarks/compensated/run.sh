@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
 # Compensated multi-block removal and measured selection against single-block removal, plain
-# removal and the training-free map (README, "Defaults, measured"), with one general-purpose
-# calibration set: KJV prose and Python stdlib code interleaved at equal characters
-# (/work/data, tools/make_real_data.py), held-out perplexity and KL to the original on the first
-# ~50,000 characters of each domain's held-out file. Each run records wall time and peak
-# resident memory (/usr/bin/time -v); benchmarks/compensated/collect.py gathers them.
-#   MODEL=... N=... RUNS="none none-measured linear default blocks2 ..." benchmarks/compensated/run.sh [OUT]
+# removal and the training-free map (benchmarks/compensated/README.md), with one general-purpose
+# calibration set: KJV prose and Python stdlib code interleaved at equal characters (DATA, made
+# by tools/make_real_data.py), held-out perplexity and KL to the original on the first ~50,000
+# characters of each domain's held-out file. Each run records wall time and peak resident memory
+# (/usr/bin/time -v); benchmarks/compensated/collect.py gathers them into OUT/MODEL-removeN/.
 # REFERENCE=0 skips the KL (and the reference's forward) where only perplexity is compared;
-# BIN names another build of the tool.
+# BIN names another build of the tool; PYTHON any Python 3 (standard library only).
 # (release build: swift build -c release --product streamline)
+usage='usage: MODEL=DIR DATA=DIR benchmarks/compensated/run.sh OUT  [N=10] [RUNS="none linear linear-measured default default-blocks2 ..."] [REFERENCE=0] [BIN=PATH] [PYTHON=python3]'
 set -euo pipefail
+if [ $# -ne 1 ] || [ -z "${MODEL:-}" ] || [ -z "${DATA:-}" ]; then echo "$usage" >&2; exit 2; fi
+# Absolute paths: the script runs from the repository root.
+model=$(cd "$MODEL" && pwd)
+source_data=$(cd "$DATA" && pwd)
+mkdir -p "$1" && root=$(cd "$1" && pwd)
 cd "$(dirname "$0")/../.."
 bin=${BIN:-$PWD/.build/release/streamline}
-model=${MODEL:-/work/models/smollm2-135m-instruct}
+python=${PYTHON:-python3}
 n=${N:-10}
 runs=${RUNS:-"none linear linear-measured default default-blocks2"}
-out=${1:-/tmp/streamline-compensated}/$(basename "$model")-remove$n
+out=$root/$(basename "$model")-remove$n
 mkdir -p "$out/runs"
 data=$out/data
 mkdir -p "$data"
-/work/venv/bin/python - "$data" <<'PY'
+"$python" - "$data" "$source_data" <<'PY'
 import json, sys
-out = sys.argv[1]
-prose = open("/work/data/prose/calib.jsonl").readlines()
+out, source = sys.argv[1], sys.argv[2]
+prose = open(f"{source}/prose/calib.jsonl").readlines()
 code, chars = [], 0
 target = sum(len(json.loads(l)["text"]) for l in prose)
-for line in open("/work/data/code/calib.jsonl"):
+for line in open(f"{source}/code/calib.jsonl"):
     if chars > target: break
     code.append(line); chars += len(json.loads(line)["text"])
 mixed, i, j = [], 0, 0
@@ -37,7 +42,7 @@ while i < len(prose) or j < len(code):  # keep the running shares of documents e
 open(f"{out}/mixed-calib.jsonl", "w").writelines(mixed)
 for d in ["prose", "code"]:
     docs, n = [], 0
-    for line in open(f"/work/data/{d}/heldout.jsonl"):
+    for line in open(f"{source}/{d}/heldout.jsonl"):
         docs.append(line); n += len(json.loads(line)["text"])
         if n > 50000: break
     open(f"{out}/{d}-held-small.jsonl", "w").writelines(docs)
@@ -82,5 +87,5 @@ for run in $runs; do
   for domain in prose code; do evaluate "$run" "$out/runs/$run" "$domain"; done
   rm -rf "$out/runs/$run"/*.safetensors
 done
-python3 benchmarks/compensated/collect.py "$out" > "$out/results.json"
+"$python" benchmarks/compensated/collect.py "$out" > "$out/results.json"
 echo "results: $out/results.json"

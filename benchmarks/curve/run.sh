@@ -1,13 +1,14 @@
 #!/bin/sh
-# The removal curve of SmolLM2-135M-Instruct (README, "How far to go"), and two of its points
+# The removal curve of SmolLM2-135M-Instruct (benchmarks/curve/README.md), and two of its points
 # checked with prune + eval. Calibration: 120 KJV prose and 40 Python lines interleaved (two of
 # prose, then one of code: two-thirds prose by documents); held-out: the first 6 prose documents.
-# Needs the release build, the model (tools/fetch_real_models.py) and the data
-# (tools/make_real_data.py) under /work.
+# Needs the release build, the model (MODEL, from tools/fetch_real_models.py) and the data (DATA,
+# from tools/make_real_data.py); writes into OUT. BIN names another build of the tool.
+usage='usage: MODEL=DIR DATA=DIR OUT=DIR benchmarks/curve/run.sh  [BIN=.build/release/streamline]'
 set -eu
-MODEL=${MODEL:-/work/models/smollm2-135m-instruct}
-DATA=${DATA:-/work/data}
-OUT=${OUT:-/tmp/curve}
+if [ $# -ne 0 ] || [ -z "${MODEL:-}" ] || [ -z "${DATA:-}" ] || [ -z "${OUT:-}" ]; then
+  echo "$usage" >&2; exit 2
+fi
 BIN=${BIN:-.build/release/streamline}
 mkdir -p "$OUT"
 head -6 "$DATA/prose/heldout.jsonl" > "$OUT/heldout.jsonl"

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Collects /tmp/st/runs/*.json|.err (prune summaries, eval results) into one JSON."""
+"""Collects RUNS/*.json|.err (prune summaries, eval results of benchmarks/defaults/run.sh) into one JSON.
+
+    python3 benchmarks/defaults/collect.py RUNS > results.json
+"""
 import glob, json, os, re, sys
+if len(sys.argv) != 2:
+    sys.exit("usage: python3 benchmarks/defaults/collect.py RUNS")
 out = {}
-for path in sorted(glob.glob(os.path.join(sys.argv[1] if len(sys.argv) > 1 else "/tmp/st/runs", "*.json"))):
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     name = os.path.basename(path)[:-5]
     try:
         data = json.load(open(path))

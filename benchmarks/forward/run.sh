@@ -5,14 +5,19 @@
 # the medians. Both sides compute at the precision asked for as this CPU runs it: say
 # ONEDNN_MAX_CPU_ISA=AVX2 to measure what an AVX2-only CPU gets (oneDNN, Streamline's and the one
 # inside PyTorch, honours it; PyTorch's own kernels and its MKL are capped to AVX2 alongside).
-#   benchmarks/forward/run.sh [CONFIG.json]   (PRECISION=f32|bf16, BATCH=4, SEQ=512, ROUNDS=2;
-#                                             release build first; default shape TinyLlama-1.1B)
+# PYTHON is a Python with torch and transformers; the release build first; the default shape is
+# TinyLlama-1.1B's, CONFIG.json (any family's config.json) another. Measurements:
+# benchmarks/forward/README.md.
+usage='usage: PYTHON=PATH benchmarks/forward/run.sh [CONFIG.json]  [PRECISION=f32|bf16] [BATCH=4] [SEQ=512] [ROUNDS=2]'
 set -euo pipefail
+if [ $# -gt 1 ] || [ -z "${PYTHON:-}" ]; then echo "$usage" >&2; exit 2; fi
+config=()
+# Absolute: the script runs from the repository root.
+[ $# -ge 1 ] && config=(--config "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")")
+python=$PYTHON
+case $python in */*) python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python") ;; esac
 cd "$(dirname "$0")/../.."
 precision=${PRECISION:-f32} batch=${BATCH:-4} seq=${SEQ:-512} rounds=${ROUNDS:-2}
-python=${PYTHON:-/work/venv/bin/python}
-config=()
-[ $# -ge 1 ] && config=(--config "$1")
 if [ "${ONEDNN_MAX_CPU_ISA:-}" = AVX2 ]; then
   export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2
 fi
