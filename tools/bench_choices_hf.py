@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time lm-eval 0.4's Hugging Face backend on the requests of `streamline bench choices`.
 
-    /work/venv/bin/python tools/bench_choices_hf.py [--config config.json] [--items 8] ...
+    python tools/bench_choices_hf.py [--config config.json] [--items 8] ...
 
 Same shape (TinyLlama-1.1B by default, random weights, float32, CPU), same token ids (the
 xorshift64* stream of Sources/Streamline/Benchmarks/ChoiceBenchmark.swift), scored by

@@ -6,7 +6,7 @@ The same work `streamline prune --replace layer --loss lm|kd` does per step: the
 the block and the head, the loss, the backward into the replacement only, AdamW. Float32 (or bf16
 autocast with --bf16), `torch.set_num_threads(--threads)`. Prints tokens/s.
 
-    /work/venv/bin/python tools/bench_train_lm_torch.py MODEL --start 20 --end 28 --loss lm
+    python tools/bench_train_lm_torch.py MODEL --start 20 --end 28 --loss lm
 """
 
 import argparse

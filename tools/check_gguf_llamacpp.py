@@ -20,14 +20,17 @@ For each model folder given (an original and pruned ones), this:
 llama.cpp is built from the sources vendored in the llama-cpp-python sdist (the tools
 llama-perplexity and llama-tokenize only, with cmake, outside the repository):
 
-    /work/venv/bin/pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d SRC
+    python -m pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d SRC
     (if pip stops at "No module named scikit_build_core" the sdist is already in pip's unpack
     folder; or `pip install scikit-build-core` first) ; tar xzf SRC/llama_cpp_python-0.3.36.tar.gz
 
-    /work/venv/bin/python tools/check_gguf_llamacpp.py \\
-        --llama-src SRC/llama_cpp_python-0.3.36/vendor/llama.cpp --build /work/llama-build \\
-        --streamline .build/release/streamline --text /work/data/prose/heldout.jsonl \\
-        --work /work/gguf-check MODEL_FOLDER [MORE_FOLDERS…]
+    python tools/check_gguf_llamacpp.py \\
+        --llama-src SRC/llama_cpp_python-0.3.36/vendor/llama.cpp --build LLAMA_BUILD \\
+        --streamline .build/release/streamline --text DATA/prose/heldout.jsonl \\
+        --work WORK MODEL_FOLDER [MORE_FOLDERS…]
+
+(LLAMA_BUILD: where llama.cpp is built, kept between runs; WORK: exports, converter outputs and
+results; DATA: tools/make_real_data.py's output.)
 
 Prints one table row per model and type and writes everything to WORK/results.json (or
 --results).
@@ -191,7 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--llama-src", type=Path, required=True)
-    parser.add_argument("--build", type=Path, default=Path("/work/llama-build"))
+    parser.add_argument("--build", type=Path, required=True, help="llama.cpp build folder")
     parser.add_argument("--streamline", default=".build/release/streamline")
     parser.add_argument("--streamline-eval", default=None,
                         help="the binary for tokenize and eval (default: --streamline)")
@@ -202,7 +205,8 @@ def main() -> None:
     parser.add_argument("--types", default="f32,bf16,q8_0")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--work", type=Path, default=Path("/work/gguf-check"))
+    parser.add_argument("--work", type=Path, required=True,
+                        help="folder for the exports, converter outputs and results")
     parser.add_argument("--skip-converter", action="store_true")
     parser.add_argument("--results", type=Path, default=None,
                         help="where the results go (default WORK/results.json)")

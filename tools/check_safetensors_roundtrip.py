@@ -13,8 +13,8 @@ Needs torch, safetensors and transformers; never needed by the build or CI.
                                   (the state-dict order save_pretrained walked, which the files do
                                   not record); the Swift tests re-save it and compare every file.
 
-    STREAMLINE_CHECKPOINT_EXPORT=/tmp/ckpt-out swift test --filter CheckpointTests
-    python tools/check_safetensors_roundtrip.py verify /tmp/ckpt-out
+    STREAMLINE_CHECKPOINT_EXPORT=OUT swift test --filter CheckpointTests
+    python tools/check_safetensors_roundtrip.py verify OUT
         Reads what the Swift tests exported with safetensors.safe_open and transformers, and
         compares bytes with what Python writes for the same tensors.
 """
@@ -23,6 +23,7 @@ import json
 import os
 import struct
 import sys
+import tempfile
 
 import torch
 from safetensors import safe_open
@@ -108,6 +109,12 @@ def save_like_transformers(state, folder, max_shard_size, total_parameters):
 
 
 def verify(out):
+    with tempfile.TemporaryDirectory(prefix="safetensors-roundtrip-") as scratch:
+        return verify_in(out, scratch)
+
+
+def verify_in(out, scratch):
+    """What Python writes for the same tensors goes into `scratch`."""
     failures = 0
     for name in sorted(os.listdir(out)):
         path = os.path.join(out, name)
@@ -117,7 +124,7 @@ def verify(out):
                 loaded = {k: f.get_tensor(k) for k in f.keys()}
                 meta = f.metadata()
             # Python writing the same tensors must give the same bytes.
-            python = os.path.join("/tmp", "python-" + name)
+            python = os.path.join(scratch, "python-" + name)
             save_file(loaded, python, metadata=meta)
             same = open(python, "rb").read() == open(path, "rb").read()
             failures += not same
@@ -145,7 +152,7 @@ def verify(out):
                 order, shard = spec["order"], spec["max_shard_size"]
             else:
                 order, shard = list(model.state_dict().keys()), "5GB"
-            again = os.path.join("/tmp", "python-" + name)
+            again = os.path.join(scratch, "python-" + name)
             save_like_transformers({k: model.state_dict()[k] for k in order}, again, shard, model.num_parameters())
             mismatched = [f for f in files if f.endswith((".safetensors", ".index.json"))
                           and open(os.path.join(folder, f), "rb").read() != open(os.path.join(again, f), "rb").read()]

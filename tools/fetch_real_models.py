@@ -10,7 +10,7 @@ folder: `config.json`, `generation_config.json`, `model.safetensors` (BF16 by de
 `transformers` without `gguf` or custom code; the script checks that by reloading it, comparing
 logits with the in-memory conversion and generating a few greedy tokens.
 
-    /work/venv/bin/python tools/fetch_real_models.py [--out /work/models] [--cache /work/models/.cache]
+    python tools/fetch_real_models.py --out MODELS [--cache MODELS/.cache]
         [--dtype bfloat16|float32] [--only smollm2-135m-instruct,gemma3-270m]
 
 Models (weights are what the GGUF holds, dequantized: a 4-bit model, not the original BF16 one):
@@ -216,7 +216,7 @@ def convert(name: str, spec: dict, gguf: Path, out: Path, dtype_name: str) -> di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("/work/models"))
+    ap.add_argument("--out", type=Path, required=True, help="folder the model folders are written into")
     ap.add_argument("--cache", type=Path, default=None, help="download folder (default OUT/.cache)")
     ap.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
     ap.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")

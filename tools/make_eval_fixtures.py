@@ -2,7 +2,7 @@
 """Make the evaluation fixtures: tiny models with real tokenizers, small task files in each native
 layout, and reference numbers from lm-eval 0.4 (Hugging Face backend), transformers and NumPy.
 
-    /work/venv/bin/python tools/make_eval_fixtures.py [--out Tests/Fixtures/eval]
+    python tools/make_eval_fixtures.py [--out Tests/Fixtures/eval]
 
 Writes under OUT:
   models/llama        4-layer Llama with the llama2 fixture tokenizer (adds BOS, SentencePiece style)

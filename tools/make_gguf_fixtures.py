@@ -2,7 +2,7 @@
 """A small GGUF file written by the `gguf` Python package (llama.cpp's own writer), for the Swift
 writer's byte-for-byte test (Tests/CheckpointTests/GGUFTests.swift).
 
-    /work/venv/bin/python tools/make_gguf_fixtures.py   # -> Tests/Fixtures/gguf/reference.gguf
+    python tools/make_gguf_fixtures.py   # -> Tests/Fixtures/gguf/reference.gguf
 
 The key-value pairs cover every value type and the array types llama.cpp's metadata uses; the
 tensors are F32, F16, BF16 and Q8_0 (quantized by gguf.quants, llama.cpp's reference rounding),

@@ -15,7 +15,7 @@ every scalar, and records the exact sets as ranges:
 
 Run with the project's virtualenv (tokenizers 0.23.3) and commit the output:
 
-    /work/venv/bin/python tools/make_legacy_unicode_tables.py
+    python tools/make_legacy_unicode_tables.py
 """
 
 import os

