@@ -35,6 +35,8 @@ extension CompressionError {
       "--select measured measures the best blocks by --metric cosine or angular on the scored --samples: it cannot take --layers, --stats or --metric bi"
     case .noBlockBesideReplacements(let width):
       "every block of \(width) layers holds an earlier block's replacement; give fewer --blocks"
+    case .tooFewHealingSequences(let count):
+      "--heal needs at least 2 sequences of its own (one held out), not \(count): raise --heal-tokens"
     case .statisticsDepth, .noScoringSequences, .tooFewSequencesToSplit, .missingParameter,
       .degenerateLinearFit:
       description

@@ -119,6 +119,76 @@ struct TrainingArguments: ParsableArguments {
   }
 }
 
+extension HealScope: ExpressibleByArgument {}
+
+/// Whether and how the whole pruned model heals after the replacement.
+struct HealingArguments: ParsableArguments {
+  @Option(
+    help:
+      "Heal the pruned model by distillation from the original after the replacement, training: lora (low-rank adapters on every layer, merged into the weights), last (the last --heal-layers layers) or all (every layer)."
+  )
+  var heal: HealScope?
+
+  @Option(
+    name: .customLong("heal-samples"),
+    help: "Calibration sequences of their own that healing trains on.")
+  var healSamples = CalibrationCounts.defaultHealing
+
+  @Option(
+    name: .customLong("heal-tokens"),
+    help:
+      "Healing budget in tokens, instead of --heal-samples: this many tokens' worth of sequences.")
+  var healTokens: Int?
+
+  @Option(name: .customLong("heal-layers"), help: "Layers --heal last trains, from the top.")
+  var healLayers = HealingOptions().lastLayers
+
+  @Option(name: .customLong("heal-rank"), help: "Rank of --heal lora's adapters.")
+  var healRank = AdapterSettings().rank
+
+  @Option(
+    name: .customLong("heal-alpha"),
+    help: "Scale of --heal lora's adapters: they add (alpha / rank)·B·A.")
+  var healAlpha = AdapterSettings().alpha
+
+  @Option(
+    name: .customLong("heal-lr"),
+    help: "Healing's peak learning rate (default 1e-3 for lora, 1e-4 for last and all).")
+  var healLr: Double?
+
+  /// Healing as asked, its optimizer otherwise set as the replacement's (`training`); nil
+  /// without `--heal`.
+  func options(training: TrainingOptions) -> HealingOptions? {
+    guard let heal else { return nil }
+    var options = HealingOptions(scope: heal)
+    let rate = healLr ?? options.training.learningRate
+    options.training = training
+    options.training.loss = .kd
+    options.training.learningRate = rate
+    options.training.minimumLearningRate = rate / 10
+    options.training.retrainRateScale = 1
+    options.training.healNeighbors = false
+    options.lastLayers = healLayers
+    options.adapters = AdapterSettings(rank: healRank, alpha: healAlpha)
+    return options
+  }
+
+  /// Healing sequences of `seqLen` tokens: --heal-tokens' worth, else --heal-samples; none
+  /// without --heal.
+  func sequences(seqLen: Int) -> Int {
+    guard heal != nil else { return 0 }
+    return healTokens.map { max(1, $0 / seqLen) } ?? healSamples
+  }
+
+  func validate() throws {
+    try checkingFlags {
+      if let healTokens { try Settings.integer(healTokens, .healingTokens, in: 1...(1 << 50)) }
+      try Settings.integer(healSamples, .healingSamples, in: 0...Settings.maximumCount)
+      try options(training: TrainingOptions())?.validate()
+    }
+  }
+}
+
 struct Prune: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
@@ -132,6 +202,7 @@ struct Prune: ParsableCommand {
   @OptionGroup var calibration: CalibrationArguments
   @OptionGroup var removal: RemovalArguments
   @OptionGroup var training: TrainingArguments
+  @OptionGroup var healing: HealingArguments
 
   @Option(help: "Remove exactly these layers (0-based, e.g. 10-13), skipping scoring.")
   var layers: String?
@@ -205,8 +276,11 @@ struct Prune: ParsableCommand {
     guard (layers != nil) != (removal.request != nil) else {
       throw ValidationError("say what to remove: --remove N, --sparsity S, or --layers A-B")
     }
-    if removal.replace != .none || layers == nil, calibration.source(model) == nil {
-      throw ValidationError("--calibration is required to score layers or train a replacement")
+    if removal.replace != .none || layers == nil || healing.heal != nil,
+      calibration.source(model) == nil
+    {
+      throw ValidationError(
+        "--calibration is required to score layers, train a replacement or heal")
     }
     _ = try shardBytes()
     if let gguf {
@@ -256,6 +330,7 @@ struct Prune: ParsableCommand {
     request.metric = removal.metric
     request.replacement = removal.replace
     request.training = training.options
+    request.healing = healing.options(training: training.options)
     request.scoringSamples = calibration.samples
     request.memoryBudget = try calibration.memoryBudgetBytes()
     request.trainingMemory = try training.trainMemoryBytes()
@@ -289,7 +364,9 @@ struct Prune: ParsableCommand {
       let seqLen = calibration.sequenceLength(loaded)
       let extra = removal.replace == .none ? 0 : training.sequences(seqLen: seqLen)
       let scored = layers == nil ? merged?.samples ?? calibration.samples : 0
-      let counts = CalibrationCounts(scoring: scored, evaluation: evalSamples, training: extra)
+      let counts = CalibrationCounts(
+        scoring: scored, evaluation: evalSamples, training: extra,
+        healing: healing.sequences(seqLen: seqLen))
       if counts.total > 0 {
         let draw = try calibration.draw(for: loaded, options: model, counts: counts)
         if let merged, merged.calibrationSHA256 != draw.sha256 {
@@ -307,7 +384,7 @@ struct Prune: ParsableCommand {
     do {
       plan = try Compression.plan(
         model: loaded, scoring: request.sums == nil ? data?.scoring ?? [] : [],
-        training: data?.training ?? [], request: request,
+        training: data?.training ?? [], healing: data?.healing ?? [], request: request,
         progress: { Progress($0, unit: "tokens") })
     } catch let error as CompressionError {
       throw PruneRequestError(error)

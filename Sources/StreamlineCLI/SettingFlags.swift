@@ -29,6 +29,12 @@ extension NumericSetting {
     case .sequenceLength: return "--seq-len"
     case .blocks: return "--blocks"
     case .candidates: return "--candidates"
+    case .healingSamples: return "--heal-samples"
+    case .healingTokens: return "--heal-tokens"
+    case .healingLayers: return "--heal-layers"
+    case .healingLearningRate: return "--heal-lr"
+    case .adapterRank: return "--heal-rank"
+    case .adapterAlpha: return "--heal-alpha"
     }
   }
 }

@@ -12,6 +12,8 @@ public struct CalibrationCounts: Sendable, Equatable {
   public var evaluation: Int
   /// Sequences that train (or fit) the replacement.
   public var training: Int
+  /// Sequences the pruned model heals on, after the replacement.
+  public var healing: Int
 
   /// `prune`'s defaults, which `analyze --curve` shares so that its maps are fitted on the
   /// sequences `prune --replace linear` fits them on. 128 training sequences, not 64: with one
@@ -21,14 +23,17 @@ public struct CalibrationCounts: Sendable, Equatable {
   /// measured").
   public static let defaultTraining = 128
   public static let defaultEvaluation = 16
+  /// Healing's sequences by default.
+  public static let defaultHealing = 128
 
-  public init(scoring: Int, evaluation: Int = 0, training: Int = 0) {
+  public init(scoring: Int, evaluation: Int = 0, training: Int = 0, healing: Int = 0) {
     self.scoring = scoring
     self.evaluation = evaluation
     self.training = training
+    self.healing = healing
   }
 
-  public var total: Int { scoring + evaluation + training }
+  public var total: Int { scoring + evaluation + training + healing }
 }
 
 /// Scoring, held-out and training sequences drawn from one calibration source in one stream.
@@ -36,6 +41,7 @@ public struct CalibrationDraw: Sendable {
   public let scoring: [[Int]]
   public let evaluation: [[Int]]
   public let training: [[Int]]
+  public let healing: [[Int]]
   /// Sequences the source cuts into, and its tokens and documents.
   public let poolSequences: Int
   public let availableTokens: Int
@@ -73,7 +79,8 @@ public enum CalibrationStream {
     vocabularySize: Int, progress: Progress? = nil
   ) throws -> CalibrationDraw {
     guard options.seqLen > 0 else { throw StreamlineError.badRequest("--seq-len must be positive") }
-    guard counts.scoring >= 0, counts.evaluation >= 0, counts.training >= 0, counts.total > 0
+    guard counts.scoring >= 0, counts.evaluation >= 0, counts.training >= 0, counts.healing >= 0,
+      counts.total > 0
     else { throw StreamlineError.badRequest("no calibration sequences asked for") }
     let files = try Calibration.inputFiles(options.path)
     let seqLen = options.seqLen
@@ -152,7 +159,7 @@ public enum CalibrationStream {
       throw StreamlineError.calibration(
         path: options.path,
         reason:
-          "\(tokens) tokens make \(pool) sequences of \(seqLen), but \(counts.total) are asked for (\(counts.scoring) scored, \(counts.evaluation) held out, \(counts.training) training; use fewer, a shorter --seq-len, or more text)"
+          "\(tokens) tokens make \(pool) sequences of \(seqLen), but \(counts.total) are asked for (\(counts.scoring) scored, \(counts.evaluation) held out, \(counts.training) training\(counts.healing > 0 ? ", \(counts.healing) healing" : ""); use fewer, a shorter --seq-len, or more text)"
       )
     }
     let ranked = heap.sortedByPriority()
@@ -161,12 +168,19 @@ public enum CalibrationStream {
     }
     let s = counts.scoring
     let e = s + counts.evaluation
+    let t = e + counts.training
     let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    let kinds =
+      "\(counts.scoring) scored, \(counts.evaluation) held-out"
+      + (counts.healing > 0
+        ? ", \(counts.training) training and \(counts.healing) healing"
+        : " and \(counts.training) training")
     return CalibrationDraw(
-      scoring: set(0..<s), evaluation: set(s..<e), training: set(e..<ranked.count),
-      poolSequences: pool, availableTokens: tokens, documents: documents, sha256: digest,
+      scoring: set(0..<s), evaluation: set(s..<e), training: set(e..<t),
+      healing: set(t..<ranked.count), poolSequences: pool, availableTokens: tokens,
+      documents: documents, sha256: digest,
       description:
-        "\(counts.scoring) scored, \(counts.evaluation) held-out and \(counts.training) training sequences × \(seqLen) tokens drawn with seed \(options.seed) from \(options.path) (\(tokens) tokens in \(documents) documents, \(pool) sequences)"
+        "\(kinds) sequences × \(seqLen) tokens drawn with seed \(options.seed) from \(options.path) (\(tokens) tokens in \(documents) documents, \(pool) sequences)"
     )
   }
 }

@@ -44,6 +44,8 @@ enum CompensatedRemoval {
     for (b, size) in sizes.enumerated() {
       var step = request
       step.blocks = 1
+      // The whole model heals once, after the last block.
+      step.healing = nil
       step.selection = request.selectionInEffect
       step.removal = .layers(size)
       // The first step prunes the original itself.

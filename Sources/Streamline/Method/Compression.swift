@@ -36,6 +36,8 @@ public struct CompressionRequest {
   /// The layers holding the earlier steps' replacements in compensated removal: no block may
   /// contain one, and those above the block train again with its replacement.
   var earlierReplacements: Set<Int> = []
+  /// Healing of the whole pruned model after the replacement (nil: none).
+  public var healing: HealingOptions?
 
   public init() {}
 }
@@ -97,13 +99,21 @@ public struct CompressionPlan {
   /// loses, nothing in their place, so the baseline has exactly as many layers as the pruned
   /// model. Dropping the whole replaced block (one layer more) would flatter the replacement.
   public var plainRemovalBaseline: [Int] { removed }
-  public let overrides: [String: Surgery.Override]
+  public internal(set) var overrides: [String: Surgery.Override]
   public let training: TrainingReport?
   /// Validation MSE of the linear map, and of plain removal, for `linear`.
   public let linearFit: [String: Double]?
   public var capture: CaptureReport? = nil
   /// Every block removed, in order (with `blocks` > 1).
   public var blocks: [RemovedBlock]? = nil
+  /// What healed after the replacement.
+  public var healing: HealingReport? = nil
+
+  /// The source layers holding trained replacements.
+  var hosts: [Int] {
+    if let blocks { return blocks.compactMap(\.replacedLayer) }
+    return training == nil ? [] : [start]
+  }
 }
 
 /// The method as a short recipe over its parts: check the request, select the block, capture
@@ -131,8 +141,25 @@ public enum Compression {
 
   /// Scores `scoring` (one pass over every layer) unless the block is given or `request.sums`
   /// holds the scores, then captures only the states the replacement needs of `training`,
-  /// running each sequence only as far as the last of them, and trains or fits the replacement.
+  /// running each sequence only as far as the last of them, and trains or fits the replacement;
+  /// with `request.healing`, the pruned model then heals on `healing`.
   public static func plan(
+    model: DecoderModel, scoring: [[Int]], training: [[Int]], healing: [[Int]] = [],
+    request: CompressionRequest, progress: (String) -> Progress
+  ) throws -> CompressionPlan {
+    if request.healing != nil, healing.count < 2 {
+      throw CompressionError.tooFewHealingSequences(healing.count)
+    }
+    let plan = try planRemoval(
+      model: model, scoring: scoring, training: training, request: request, progress: progress)
+    guard let options = request.healing, !request.stopAfterCapture else { return plan }
+    return try Healing.heal(
+      plan, original: model, sequences: healing, options: options, request: request,
+      progress: progress)
+  }
+
+  /// `plan` up to the replacement.
+  static func planRemoval(
     model: DecoderModel, scoring: [[Int]], training: [[Int]], request: CompressionRequest,
     progress: (String) -> Progress
   ) throws -> CompressionPlan {

@@ -37,6 +37,8 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
   case degenerateLinearFit
   /// Every block of `width` layers holds an earlier block's replacement.
   case noBlockBesideReplacements(width: Int)
+  /// Healing splits its sequences into a training and a held-out part.
+  case tooFewHealingSequences(Int)
 
   public var description: String {
     switch self {
@@ -74,6 +76,8 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
       "the MLP outputs before the block are degenerate; the linear map cannot be fitted"
     case .noBlockBesideReplacements(let width):
       "every block of \(width) layers holds an earlier block's replacement; remove the layers in fewer blocks"
+    case .tooFewHealingSequences(let count):
+      "healing needs at least 2 sequences of its own (one held out), not \(count)"
     }
   }
 }

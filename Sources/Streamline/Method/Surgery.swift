@@ -76,6 +76,26 @@ public enum Surgery {
     return saved
   }
 
+  /// Every parameter of each layer of `layers` (a source layer and the layer that takes its
+  /// place), written over that source layer's tensors in their dtype.
+  static func overrides(
+    writing layers: [(Int, any DecoderLayer)], over source: ModelFolder, config: any Architecture
+  ) throws -> [String: Override] {
+    var overrides: [String: Override] = [:]
+    for (index, trained) in layers {
+      let prefix = config.layerPrefix(index)
+      for (name, shape, values) in trained.namedParameters() {
+        let sourceName = prefix + name
+        let dtype = try source.info(sourceName).dtype
+        let copy = Array(values)
+        overrides[sourceName] = { newName in
+          try WritableTensor(newName, shape: shape, values: copy, as: dtype)
+        }
+      }
+    }
+    return overrides
+  }
+
   static func check(_ removed: Set<Int>, config: any Architecture) throws {
     guard removed.allSatisfy({ $0 >= 0 && $0 < config.numLayers }), !removed.isEmpty else {
       throw StreamlineError.badRequest(

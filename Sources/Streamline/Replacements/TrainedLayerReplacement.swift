@@ -185,24 +185,11 @@ struct TrainedLayerReplacement: Replacement {
         count: count, load: { try load(first + $0) }, head: head, teacherHead: teacherHead)
   }
 
-  /// Every parameter of the trained layers, written over the source layer it trained in, in
-  /// the source tensor's dtype.
+  /// Every parameter of the trained layers, written over the source layer it trained in.
   static func overrides(_ written: [(Int, any DecoderLayer)], context: ReplacementContext) throws
     -> [String: Surgery.Override]
   {
-    var overrides: [String: Surgery.Override] = [:]
-    for (index, trained) in written {
-      let prefix = context.config.layerPrefix(index)
-      for (name, shape, values) in trained.namedParameters() {
-        let source = prefix + name
-        let dtype = try context.folder.info(source).dtype
-        let copy = Array(values)
-        overrides[source] = { newName in
-          try WritableTensor(newName, shape: shape, values: copy, as: dtype)
-        }
-      }
-    }
-    return overrides
+    try Surgery.overrides(writing: written, over: context.folder, config: context.config)
   }
 
   func describe(_ record: PruneRecord) -> String {

@@ -16,6 +16,8 @@ public struct PruneRecord: Sendable {
     public var scoringSamples: Int
     public var trainingSamples: Int
     public var evalSamples: Int
+    /// Sequences the pruned model healed on (nil without healing).
+    public var healingSamples: Int?
     public var seqLen: Int
     public var seed: UInt64
     /// The drawing scheme, `CalibrationStream.drawName`.
@@ -32,6 +34,7 @@ public struct PruneRecord: Sendable {
       case scoringSamples = "scoring_samples"
       case trainingSamples = "training_samples"
       case evalSamples = "eval_samples"
+      case healingSamples = "healing_samples"
       case seqLen = "seq_len"
       case poolSequences = "pool_sequences"
       case trainTokens = "train_tokens"
@@ -50,6 +53,7 @@ public struct PruneRecord: Sendable {
       scoringSamples = counts.scoring
       trainingSamples = counts.training
       evalSamples = counts.evaluation
+      healingSamples = counts.healing > 0 ? counts.healing : nil
       self.seqLen = seqLen
       self.seed = seed
       self.draw = CalibrationStream.drawName
@@ -75,10 +79,11 @@ public struct PruneRecord: Sendable {
     public let evaluation: HeldOutEvaluation?
     public let capture: CaptureReport?
     public let blocks: [RemovedBlock]?
+    public let healing: HealingReport?
     public let compute: ComputeRecord
 
     enum CodingKeys: String, CodingKey {
-      case output, parameters, files, training, evaluation, capture, blocks, compute
+      case output, parameters, files, training, evaluation, capture, blocks, healing, compute
       case removedLayers = "removed_layers"
       case replacedLayer = "replaced_layer"
       case numLayers = "num_layers"
@@ -107,6 +112,7 @@ public struct PruneRecord: Sendable {
   public var linearFit: [String: Double]?
   public var capture: CaptureReport?
   public var blocks: [RemovedBlock]?
+  public var healing: HealingReport?
   /// The source model's layers and parameters, and the parameters of one of its layers.
   public var layersBefore: Int
   public var parametersBefore: Int
@@ -137,6 +143,7 @@ public struct PruneRecord: Sendable {
     linearFit = plan.linearFit
     capture = plan.capture
     blocks = plan.blocks
+    healing = plan.healing
     layersBefore = config.numLayers
     parametersBefore = config.totalParameters
     parametersPerLayer = config.parametersPerLayer
@@ -172,6 +179,7 @@ public struct PruneRecord: Sendable {
     if let training { manifest["training"] = try Self.object(training) }
     if let linearFit { manifest["linear_fit"] = linearFit }
     if let capture { manifest["capture"] = try Self.object(capture) }
+    if let healing { manifest["healing"] = try Self.object(healing) }
     if let blocks {
       manifest["blocks"] = try blocks.map { block in
         var entry: [String: Any] = [
@@ -198,7 +206,7 @@ public struct PruneRecord: Sendable {
       replacedLayer: replacement.isTrained && blocks == nil ? start : nil,
       numLayers: layersAfter, parameters: parametersAfter, parametersBefore: parametersBefore,
       files: files, training: training, linearFit: linearFit, evaluation: evaluation,
-      capture: capture, blocks: blocks, compute: compute)
+      capture: capture, blocks: blocks, healing: healing, compute: compute)
   }
 
   /// What `prune` prints: the output, what went and what replaced it, the training or the fit,
@@ -232,6 +240,17 @@ public struct PruneRecord: Sendable {
         format: "\ntraining states: %d states × %d tokens (%.2f GiB, %@), captured in %.1f s",
         capture.states.count, capture.tokens, Double(capture.bytes) / Double(1 << 30),
         capture.spilled ? "spilled to disk" : "in memory", capture.seconds)
+    }
+    if let healing {
+      let training = healing.training
+      text += String(
+        format:
+          "\nhealed (%@%@) on %d sequences, %d tokens: validation KL %.6f → %.6f (step %d of %d); %.0f tokens/s",
+        healing.scope.rawValue,
+        healing.adapters.map { ", rank \($0.rank)" }
+          ?? (healing.scope == .last ? ", layers \(AnalysisReport.describe(healing.layers))" : ""),
+        healing.sequences, healing.tokens, training.initialValidation, training.bestValidation,
+        training.bestStep, training.steps, training.tokensPerSecond)
     }
     if let evaluation { text += "\n" + evaluation.text }
     return text

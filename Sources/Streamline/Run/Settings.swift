@@ -8,6 +8,7 @@ public enum NumericSetting: String, Sendable, CaseIterable {
   case sparsity, layers
   case scoringSamples, evaluationSamples, trainingSamples, trainingTokens, sequenceLength, blocks,
     candidates
+  case healingSamples, healingTokens, healingLayers, healingLearningRate, adapterRank, adapterAlpha
 }
 
 /// A numeric setting that cannot mean anything: not finite, out of its range, or too large for
@@ -112,6 +113,17 @@ extension TrainingOptions {
   }
 }
 
+extension HealingOptions {
+  /// Healing's own numbers; the optimizer's others are the replacement training's, checked
+  /// there.
+  public func validate() throws {
+    try Settings.integer(lastLayers, .healingLayers, in: 1...Settings.maximumCount)
+    try Settings.integer(adapters.rank, .adapterRank, in: 1...Settings.maximumCount)
+    try Settings.finite(adapters.alpha, .adapterAlpha, above: 0)
+    try Settings.finite(training.learningRate, .healingLearningRate, above: 0)
+  }
+}
+
 extension RemovalRequest {
   /// A layer count of at least one, or a sparsity strictly between 0 and 1 (NaN is neither).
   public func validate() throws {
@@ -136,5 +148,6 @@ extension CompressionRequest {
     try Settings.integer(trainingMemory, .trainingMemory, in: 1...Int.max)
     try Settings.integer(blocks, .blocks, in: 1...Settings.maximumCount)
     try Settings.integer(candidates, .candidates, in: 1...Settings.maximumCount)
+    try healing?.validate()
   }
 }

@@ -232,14 +232,31 @@ public final class ReplacementTrainer {
     let gradients: LayerGradients
     let trainableGradients: [Tensor]
     let rateScale: Double
+    /// With low-rank adapters, they are what trains: `trainable` and `trainableGradients` are
+    /// theirs, and the layer's own gradients are projected onto them.
+    let adapters: LowRankAdapters?
 
-    init(_ layer: any DecoderLayer, trainable: [Int]?, rateScale: Double) {
+    init(
+      _ layer: any DecoderLayer, trainable: [Int]?, rateScale: Double,
+      adapters settings: AdapterSettings? = nil, seed: UInt64 = 0
+    ) {
       self.layer = layer
       self.rateScale = rateScale
+      gradients = LayerGradients(zerosFor: layer)
       let chosen = trainable ?? Array(layer.parameterTable.indices)
+      if let settings {
+        var generator = SplitMix(seed: seed)
+        let adapters = LowRankAdapters(
+          layer: layer, entries: chosen, gradients: gradients, rank: settings.rank,
+          alpha: settings.alpha, using: &generator)
+        self.adapters = adapters
+        self.trainable = adapters.parameters
+        trainableGradients = adapters.gradients
+        return
+      }
+      adapters = nil
       let parameters = layer.parameters
       self.trainable = chosen.map { parameters[$0] }
-      gradients = LayerGradients(zerosFor: layer)
       let all = gradients.tensors
       trainableGradients = chosen.map { all[$0] }
     }
@@ -263,10 +280,13 @@ public final class ReplacementTrainer {
   /// `trainable` picks, by index into `layer.parameters`, what is updated (all by default);
   /// `above[i]` trains (its `trainable` subset) in place of the top's layer i, at
   /// `options.retrainRateScale` times the replacement's learning rate.
+  /// With `adapters`, every stage trains low-rank adapters merged into its layer instead of the
+  /// layer's own parameters.
   public init(
     layer: any DecoderLayer, trainable: [Int]? = nil, data: TrainingData, options: TrainingOptions,
     top: FrozenTop? = nil, neighbors: HealedNeighbors? = nil,
-    above: [Int: (layer: any DecoderLayer, trainable: [Int]?)] = [:]
+    above: [Int: (layer: any DecoderLayer, trainable: [Int]?)] = [:],
+    adapters: AdapterSettings? = nil
   ) throws {
     let objective = options.loss.objective
     guard !objective.throughTop || top != nil else {
@@ -287,18 +307,29 @@ public final class ReplacementTrainer {
     self.top = top
     var stages: [Stage] = []
     let scale = neighbors?.rateScale ?? 1
+    // Each stage's adapters draw from a stream of their own, fixed by the seed.
+    func seed(_ stage: Int) -> UInt64 { options.seed ^ (0xADA9_7E25 &* UInt64(stage + 1)) }
     if let before = neighbors?.before {
-      stages.append(Stage(before, trainable: nil, rateScale: scale))
+      stages.append(
+        Stage(before, trainable: nil, rateScale: scale, adapters: adapters, seed: seed(-1)))
     }
     replacementStage = stages.count
-    stages.append(Stage(layer, trainable: trainable, rateScale: 1))
+    stages.append(
+      Stage(layer, trainable: trainable, rateScale: 1, adapters: adapters, seed: seed(0)))
     if let after = neighbors?.after {
-      stages.append(Stage(after, trainable: nil, rateScale: scale))
+      stages.append(
+        Stage(after, trainable: nil, rateScale: scale, adapters: adapters, seed: seed(1)))
     }
     self.stages = stages
-    aboveStages = above.mapValues {
-      Stage($0.layer, trainable: $0.trainable, rateScale: options.retrainRateScale)
-    }
+    aboveStages = Dictionary(
+      uniqueKeysWithValues: above.map { index, entry in
+        (
+          index,
+          Stage(
+            entry.layer, trainable: entry.trainable, rateScale: options.retrainRateScale,
+            adapters: adapters, seed: seed(index + 2))
+        )
+      })
     context = LayerContext(span: data.lengths.max() ?? 1)
   }
 
@@ -501,10 +532,12 @@ public final class ReplacementTrainer {
           loss += try accumulate(part, scale: 1 / Float(micro.count)) / Double(micro.count)
           tokens += part.reduce(0) { $0 + data.lengths[$1] }
         }
+        for stage in stages { stage.adapters?.project() }
         GradientClipping.clip(trainableGradients, maxNorm: options.gradientClip)
         let rate = schedule.rate(at: step)
         for (stage, optimizer) in zip(stages, optimizers) {
           optimizer.step(gradients: stage.trainableGradients, learningRate: rate * stage.rateScale)
+          stage.adapters?.merge()
         }
         step += 1
         var validation: Double?
@@ -531,6 +564,7 @@ public final class ReplacementTrainer {
     for (current, kept) in zip(trainable, bestWeights) {
       current.pointer.update(from: kept.pointer, count: kept.count)
     }
+    for stage in stages { stage.adapters?.merge() }
     bestWeights = []
     let seconds = Date().timeIntervalSince(start)
     return TrainingReport(
