@@ -204,7 +204,10 @@ struct Prune: ParsableCommand {
   @OptionGroup var training: TrainingArguments
   @OptionGroup var healing: HealingArguments
 
-  @Option(help: "Remove exactly these layers (0-based, e.g. 10-13), skipping scoring.")
+  @Option(
+    help:
+      "Remove exactly these layers (0-based, e.g. 10-13; last:N for the last N before the final one), skipping scoring."
+  )
   var layers: String?
 
   @Option(help: "Write the analysis and the training report (JSON, SVG) into this folder.")

@@ -10,13 +10,18 @@ import Testing
     #expect(try LayerSelection.parse("10-13", layerCount: 16) == [10, 11, 12, 13])
     #expect(try LayerSelection.parse("3,5, 1-2,5", layerCount: 8) == [1, 2, 3, 5])
     #expect(try LayerSelection.parse("7", layerCount: 8) == [7])
+    // Reverse order: the last N layers before the final one.
+    #expect(try LayerSelection.parse("last:3", layerCount: 8) == [4, 5, 6])
+    #expect(try LayerSelection.parse("last:6", layerCount: 8) == Array(1...6))
   }
 
   @Test(arguments: [
     ("", "expected layer numbers"), ("a-b", "expected layer numbers"),
     ("3-1", "runs backwards"), ("-1", "expected layer numbers"), ("1,,2", "expected layer"),
     ("0-99999999999999", "layers 0...7"), ("8", "layers 0...7"), ("0-7", "removes every layer"),
-    ("1-2-3", "expected layer numbers"),
+    ("1-2-3", "expected layer numbers"), ("last:0", "expected last:N"),
+    ("last:", "expected last:N"),
+    ("last:7", "7 layers before its final one"), ("last:x", "expected last:N"),
   ])
   func badLayerSelections(_ text: String, _ reason: String) {
     do {
