@@ -417,7 +417,8 @@ struct Prune: ParsableCommand {
       let pruned = try DecoderModel(url: out.url, precision: model.precision)
       let evaluation = try HeldOutEvaluation.measure(
         original: loaded, pruned: pruned,
-        plainRemoval: removal.replace == .none ? nil : plan.plainRemovalBaseline,
+        plainRemoval: removal.replace == .none && plan.healing == nil
+          ? nil : plan.plainRemovalBaseline,
         sequences: held, progress: Progress("held-out perplexity", unit: "models"))
       try forOption("--output") { try out.naming { try evaluation.record(in: out) } }
       record.evaluation = evaluation

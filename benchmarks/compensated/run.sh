@@ -8,7 +8,7 @@
 # REFERENCE=0 skips the KL (and the reference's forward) where only perplexity is compared;
 # BIN names another build of the tool; PYTHON any Python 3 (standard library only).
 # (release build: swift build -c release --product streamline)
-usage='usage: MODEL=DIR DATA=DIR benchmarks/compensated/run.sh OUT  [N=10] [RUNS="none linear linear-measured default default-blocks2 ..."] [REFERENCE=0] [BIN=PATH] [PYTHON=python3]'
+usage='usage: MODEL=DIR DATA=DIR benchmarks/compensated/run.sh OUT  [N=10] [HEAL=128] [RUNS="none linear linear-measured default default-blocks2 default-heal-lora ..."] [REFERENCE=0] [BIN=PATH] [PYTHON=python3]'
 set -euo pipefail
 if [ $# -ne 1 ] || [ -z "${MODEL:-}" ] || [ -z "${DATA:-}" ]; then echo "$usage" >&2; exit 2; fi
 # Absolute paths: the script runs from the repository root.
@@ -19,6 +19,7 @@ cd "$(dirname "$0")/../.."
 bin=${BIN:-$PWD/.build/release/streamline}
 python=${PYTHON:-python3}
 n=${N:-10}
+heal=${HEAL:-128}
 runs=${RUNS:-"none linear linear-measured default default-blocks2"}
 out=$root/$(basename "$model")-remove$n
 mkdir -p "$out/runs"
@@ -82,6 +83,18 @@ for run in $runs; do
       prune default-blocks2-measured --remove "$n" --blocks 2 --select measured ;;
     default-train2x) prune default-train2x --remove "$n" --train-samples 128 ;;
     default-blocks3) prune default-blocks3 --remove "$n" --blocks 3 ;;
+    # Healing (issue 28), every recipe at the same token budget: HEAL sequences (default 128)
+    # after the replacement's 128, or twice HEAL where nothing else trains.
+    default-heal-lora) prune default-heal-lora --remove "$n" --heal lora --heal-samples "$heal" ;;
+    default-heal-all) prune default-heal-all --remove "$n" --heal all --heal-samples "$heal" ;;
+    default-heal-last) prune default-heal-last --remove "$n" --heal last --heal-samples "$heal" ;;
+    none-heal-lora)
+      prune none-heal-lora --remove "$n" --replace none --heal lora --heal-samples $((2 * heal)) ;;
+    none-heal-all)
+      prune none-heal-all --remove "$n" --replace none --heal all --heal-samples $((2 * heal)) ;;
+    reverse-heal-last)  # "Reassessing Layer Pruning": the last n layers, then the last 3 and the head
+      prune reverse-heal-last --layers "last:$n" --replace none --heal last --heal-layers 3 \
+        --heal-samples $((2 * heal)) ;;
     *) echo "unknown run $run" >&2; exit 2 ;;
   esac
   for domain in prose code; do evaluate "$run" "$out/runs/$run" "$domain"; done

@@ -47,7 +47,7 @@ enum Healing {
     }
     // An MLP replacement keeps its attention switched off: only its MLP heals.
     let mlpOnly = request.replacement == .ffn ? Set(plan.hosts) : []
-    let trainable = try layers.indices.map { i -> [Int]? in
+    let trainable = layers.indices.map { i -> [Int]? in
       guard mlpOnly.contains(sourceLayers[first + i]) else { return nil }
       guard let switching = layers[i] as? any AttentionSwitching else {
         preconditionFailure("an ffn replacement's layer switches its attention off")
