@@ -5,9 +5,19 @@ import Foundation
 public enum DemoModel {
   public static let name = "demo"
 
-  /// The repository this binary was built from; the demo lives in it.
-  static let sourceRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+  /// The repository this binary was built from (the nearest folder above this file holding
+  /// `Package.swift`, wherever the file sits in Sources); the demo lives in it.
+  static let sourceRoot: URL = {
+    var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while folder.path != "/" {
+      if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path)
+      {
+        return folder
+      }
+      folder.deleteLastPathComponent()
+    }
+    return folder
+  }()
 
   /// The project folder holding `demo/`: $STREAMLINE_HOME, the repository this binary was
   /// built from, or the current folder.
