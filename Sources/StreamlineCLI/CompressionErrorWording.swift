@@ -36,7 +36,7 @@ extension CompressionError {
     case .noBlockBesideReplacements(let width):
       "every block of \(width) layers holds an earlier block's replacement; give fewer --blocks"
     case .tooFewHealingSequences(let count):
-      "--heal needs at least 2 sequences of its own (one held out), not \(count): raise --heal-tokens"
+      "--heal needs at least 2 sequences of its own (one held out), not \(count): raise --heal-samples or --heal-tokens"
     case .statisticsDepth, .noScoringSequences, .tooFewSequencesToSplit, .missingParameter,
       .degenerateLinearFit:
       description
