@@ -75,6 +75,12 @@ struct BenchTrain: ParsableCommand {
   @Option(help: "Precision of the kd teacher's head (the one forward-only product): f32 or bf16.")
   var precision: Precision = .f32
 
+  @Option(
+    help:
+      "Time healing's step instead: all --frozen-layers + 1 layers train by kd, whole (all) or through rank-8 adapters (lora)."
+  )
+  var heal: HealScope?
+
   @OptionGroup var output: OutputOptions
 
   func validate() throws {
@@ -88,7 +94,7 @@ struct BenchTrain: ParsableCommand {
     let shape = try benchmarkShape(config)
     let result = try TrainingBenchmark.run(
       config: shape, microBatch: microBatch, length: seqLen, steps: steps, loss: loss,
-      frozenLayers: frozenLayers, precision: precision.announced,
+      frozenLayers: frozenLayers, precision: precision.announced, heal: heal,
       progress: Progress("steps", unit: "tokens"))
     emit(output.json ? try Format.json(result) : result.text)
   }
