@@ -38,8 +38,8 @@ public struct MeasuredBlock: Codable, Sendable, Equatable {
   public let perplexity: Double
 }
 
-/// Blocks chosen by measured loss: the best `request.candidates` blocks by similarity, each
-/// compensated with the training-free map (folded into the layer before the block, or, for a
+/// Blocks chosen by measured loss: the best `request.candidates` blocks by similarity and the
+/// last block before the final layer (reverse order), each compensated with the training-free map (folded into the layer before the block, or, for a
 /// replacement layer, into the block's first layer as `--init linear` starts it; where the
 /// family's MLP output cannot take the map (Gemma's post-feed-forward norm), the map acts on
 /// the residual stream after that layer, in memory; nothing for plain removal, whose candidates
@@ -53,7 +53,15 @@ enum MeasuredSelection {
     let replacement = request.replacement.implementation
     let ranked = Importance.ranked(
       analysis.blocks, by: analysis.metric == .angular ? .angular : .cosine)
-    let candidates = Array(ranked.prefix(request.candidates))
+    var candidates = Array(ranked.prefix(request.candidates))
+    // Reverse order (the block ending before the final layer) is a candidate of its own: once
+    // healed, removing the last layers is a strong baseline ("Reassessing Layer Pruning",
+    // ICLR 2026), whatever its similarity.
+    if let last = analysis.blocks.first(where: { $0.end == model.config.numLayers - 1 }),
+      !candidates.contains(last)
+    {
+      candidates.append(last)
+    }
     let original = request.teacher?.model ?? model
     let reference = try ReferenceDistributions(
       model: original, windows: scoring.map { TextWindow(wholeSequence: $0) },
