@@ -87,7 +87,7 @@ import Testing
         lengths: [6, 6], inputs: preceding.pointer, targets: targets.pointer, tokens: [],
         width: c, preceding: preceding.pointer),
       options: options, neighbors: HealedNeighbors(before: before, after: nil, rateScale: 0.1))
-    try expectCentralDifferences(
+    try Self.expectCentralDifferences(
       trainer, weight: before.parameters[0], gradient: trainer.stages[0].gradients.tensors[0])
   }
 
@@ -115,25 +115,33 @@ import Testing
         lengths: [6, 6], inputs: inputs.pointer, targets: nil, tokens: tokens, width: c),
       options: options, top: top, above: [1: (above, nil)])
     #expect(trainer.allStages.count == 2 && trainer.allStages[1].layer === above)
-    try expectCentralDifferences(
+    try Self.expectCentralDifferences(
       trainer, weight: above.parameters[0], gradient: trainer.allStages[1].gradients.tensors[0])
   }
 
-  /// One forward and backward of sequences 0 and 1 gives `gradient` of `weight`; at its largest
-  /// entry (which is not zero) it matches central differences of the loss within 2%.
-  func expectCentralDifferences(_ trainer: ReplacementTrainer, weight: Tensor, gradient: Tensor)
-    throws
-  {
+  /// One forward and backward of sequences 0 and 1 (then `gradientsReady`, when the gradient is
+  /// derived from the layers') gives `gradient` of `weight`; at its largest entry (which is not
+  /// zero) it matches central differences of the loss within 2%. `changed` runs after each
+  /// change of `weight`, for a weight the model reads through another (an adapter).
+  static func expectCentralDifferences(
+    _ trainer: ReplacementTrainer, weight: Tensor, gradient: Tensor,
+    gradientsReady: () -> Void = {}, changed: () -> Void = {}
+  ) throws {
+    for stage in trainer.allStages { stage.gradients.zero() }
     _ = try trainer.accumulate([0, 1], scale: 1)
+    gradientsReady()
     let index = (0..<gradient.count).max { abs(gradient.data[$0]) < abs(gradient.data[$1]) }!
     #expect(gradient.data[index] != 0)
     let saved = weight.data[index]
     let step: Float = 1e-2
     weight.data[index] = saved + step
+    changed()
     let up = try trainer.evaluate([0, 1])
     weight.data[index] = saved - step
+    changed()
     let down = try trainer.evaluate([0, 1])
     weight.data[index] = saved
+    changed()
     let numeric = (up - down) / Double(2 * step)
     let analytic = Double(gradient.data[index])
     #expect(abs(numeric - analytic) <= 0.02 * abs(analytic), "\(numeric) vs \(analytic)")
