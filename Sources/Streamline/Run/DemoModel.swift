@@ -6,8 +6,9 @@ public enum DemoModel {
   public static let name = "demo"
 
   /// The repository this binary was built from; the demo lives in it.
+  /// (This file is Sources/Streamline/Run/DemoModel.swift: four levels below the root.)
   static let sourceRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   /// The project folder holding `demo/`: $STREAMLINE_HOME, the repository this binary was
   /// built from, or the current folder.
