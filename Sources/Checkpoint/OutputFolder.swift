@@ -124,9 +124,8 @@ public final class OutputFolder: @unchecked Sendable {
   public func naming<T>(_ body: () throws -> T) throws -> T {
     do {
       return try body()
-    } catch CheckpointError.writeFailed(let path, let reason) where path.hasPrefix(url.path) {
-      throw CheckpointError.writeFailed(
-        path: target.path + path.dropFirst(url.path.count), reason: reason)
+    } catch let error as CheckpointError {
+      throw error.naming(url.path, as: target.path)
     }
   }
 

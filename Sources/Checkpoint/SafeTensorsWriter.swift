@@ -306,11 +306,17 @@ final class OutputFile {
     guard fd >= 0 else {
       throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
     }
-    buffer = .allocate(byteCount: 8 << 20, alignment: 64)
+    // Allocated so that a failure (a memory limit) is an error, not a trap.
+    guard let memory = malloc(8 << 20) else {
+      close(fd)
+      unlink(path)
+      throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(ENOMEM))
+    }
+    buffer = UnsafeMutableRawBufferPointer(start: memory, count: 8 << 20)
   }
 
   deinit {
-    buffer.deallocate()
+    free(buffer.baseAddress)
     if fd >= 0 { close(fd) }
   }
 

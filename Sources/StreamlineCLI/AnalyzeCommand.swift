@@ -105,6 +105,12 @@ struct Analyze: ParsableCommand {
       stats = try Self.mergeStats(merge, configSHA256: configHash).header
     } else {
       let (index, count) = try shard.map(ScoringStats.parseShard) ?? (0, 1)
+      try MemoryLimits.current().check(
+        MemoryEstimate.run(
+          config: loaded.config, checkpointBytes: folder.files.reduce(0) { $0 + $1.file.size },
+          seqLen: calibration.sequenceLength(loaded), scoring: calibration.samples, evaluation: 0,
+          training: 0, memoryBudget: try calibration.memoryBudgetBytes(), trainingMemory: 0),
+        for: "this analysis")
       let data = try calibration.draw(
         for: loaded, options: model, counts: CalibrationCounts(scoring: calibration.samples))
       let range = ScoringStats.range(shard: index, of: count, samples: calibration.samples)

@@ -295,6 +295,13 @@ struct Prune: ParsableCommand {
       let extra = removal.replace == .none ? 0 : training.sequences(seqLen: seqLen)
       let scored = layers == nil ? merged?.samples ?? calibration.samples : 0
       let counts = CalibrationCounts(scoring: scored, evaluation: evalSamples, training: extra)
+      // The peak this run will need, against every memory limit it runs under, before work.
+      try MemoryLimits.current().check(
+        MemoryEstimate.run(
+          config: config, checkpointBytes: folder.files.reduce(0) { $0 + $1.file.size },
+          seqLen: seqLen, scoring: scored, evaluation: evalSamples, training: extra,
+          memoryBudget: request.memoryBudget, trainingMemory: request.trainingMemory),
+        for: "this prune")
       if counts.total > 0 {
         let draw = try calibration.draw(for: loaded, options: model, counts: counts)
         if let merged, merged.calibrationSHA256 != draw.sha256 {
@@ -340,11 +347,12 @@ struct Prune: ParsableCommand {
     }
     record.files = saved.files
     if let held = data?.evaluation, !held.isEmpty {
-      let pruned = try DecoderModel(url: out.url, precision: model.precision)
-      let evaluation = try HeldOutEvaluation.measure(
-        original: loaded, pruned: pruned,
-        plainRemoval: removal.replace == .none ? nil : plan.plainRemovalBaseline,
-        sequences: held, progress: Progress("held-out perplexity", unit: "models"))
+      let evaluation = try out.naming {
+        try HeldOutEvaluation.measure(
+          original: loaded, pruned: try DecoderModel(url: out.url, precision: model.precision),
+          plainRemoval: removal.replace == .none ? nil : plan.plainRemovalBaseline,
+          sequences: held, progress: Progress("held-out perplexity", unit: "models"))
+      }
       try forOption("--output") { try out.naming { try evaluation.record(in: out) } }
       record.evaluation = evaluation
     }

@@ -317,4 +317,29 @@ import Testing
     let text = refusal { _ = try OutputPolicy().file(folder.appendingPathComponent("x.json").path) }
     #expect(text?.contains("read-only") == true, "\(text ?? "accepted")")
   }
+
+  // MARK: - Memory limits
+
+  @Test func aRunThatCannotFitIsRefusedWithTheEstimateAndTheLimit() throws {
+    let limits = MemoryLimits(limits: [
+      .init(name: "the machine's available memory", bytes: 200 << 20, isAddressSpace: false),
+      .init(name: "ulimit -v (RLIMIT_AS) of 300 MiB", bytes: 100 << 20, isAddressSpace: true),
+    ])
+    // Resident memory fits both; with the mapped checkpoint the address space does not.
+    try limits.check(.init(resident: 50 << 20), for: "this prune")
+    let text = refusal {
+      try limits.check(.init(resident: 50 << 20, mapped: 60 << 20), for: "this prune")
+    }
+    #expect(
+      text?.contains("this prune needs about 110 MiB of address space") == true, "\(text ?? "")")
+    #expect(text?.contains("only 100 MiB are left under ulimit -v") == true, "\(text ?? "")")
+    #expect(!(text ?? "").contains("\n"))
+    let resident = refusal { try limits.check(.init(resident: 300 << 20), for: "this analysis") }
+    #expect(resident?.contains("available memory") == true, "\(resident ?? "")")
+  }
+
+  @Test func theProcessSizesAreRead() {
+    #expect((MemoryLimits.status()["VmSize"] ?? 0) > 1 << 20)
+    #expect((MemoryLimits.meminfo()["MemAvailable"] ?? 0) > 1 << 20)
+  }
 }

@@ -366,4 +366,23 @@ import Testing
     #expect(!text.contains(".partial-"), "\(text)")
     #expect(scratch.listing() == ["model"])
   }
+
+  /// Under `ulimit -v` too small for the run: refused before work with the estimate and the
+  /// limit, in one line, nothing left (it ended in a trap, a SIGSEGV or a hang).
+  @Test func aMemoryLimitTooSmallIsRefusedBeforeWork() throws {
+    let scratch = try Scratch()
+    let (process, errors) = try launch(
+      [
+        "prune", "demo", "--remove", "2", "--replace", "none", "--samples", "4", "--seq-len",
+        "64", "--eval-samples", "2", "--output", "out",
+      ], in: scratch.url, shell: "ulimit -v 300000; exec")
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit)
+    #expect(process.terminationStatus == 1, "\(text)")
+    #expect(text.split(separator: "\n").count == 1, "one line: \(text)")
+    #expect(text.contains("this prune needs about"), "\(text)")
+    #expect(text.contains("ulimit -v"), "\(text)")
+    #expect(scratch.listing() == ["model"])
+  }
 }
