@@ -54,3 +54,25 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     }
   }
 }
+
+extension CheckpointError {
+  /// The error with a path under `hidden` (a temporary folder) named as under `shown` (the
+  /// output the user gave).
+  public func naming(_ hidden: String, as shown: String) -> CheckpointError {
+    func name(_ path: String) -> String {
+      path.hasPrefix(hidden) ? shown + path.dropFirst(hidden.count) : path
+    }
+    switch self {
+    case .cannotOpen(let path, let reason): return .cannotOpen(path: name(path), reason: reason)
+    case .malformedHeader(let path, let reason):
+      return .malformedHeader(path: name(path), reason: reason)
+    case .badTensor(let path, let tensor, let reason):
+      return .badTensor(path: name(path), tensor: tensor, reason: reason)
+    case .nonFinite(let path, let tensor): return .nonFinite(path: name(path), tensor: tensor)
+    case .malformedConfig(let path, let reason):
+      return .malformedConfig(path: name(path), reason: reason)
+    case .writeFailed(let path, let reason): return .writeFailed(path: name(path), reason: reason)
+    default: return self
+    }
+  }
+}

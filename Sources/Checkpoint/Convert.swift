@@ -91,6 +91,36 @@ public enum Convert {
     return !flag.raised
   }
 
+  /// Whether every value of `bytes` (F32, F16 or BF16) is finite; checked in place, nothing
+  /// converted or allocated.
+  public static func allFinite(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> Bool {
+    let count = bytes.count / dtype.byteSize
+    guard count > 0, let base = bytes.baseAddress else { return true }
+    let flag = NonFiniteFlag()
+    Parallel.chunks(count, grain: 1 << 16) { range in
+      var bad = false
+      switch dtype {
+      case .F32:
+        for i in range {
+          let bits = base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)
+          bad = bad || bits & 0x7F80_0000 == 0x7F80_0000
+        }
+      case .BF16:
+        for i in range {
+          bad = bad || base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7F80 == 0x7F80
+        }
+      case .F16:
+        for i in range {
+          bad = bad || base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7C00 == 0x7C00
+        }
+      default:
+        break
+      }
+      if bad { flag.raise() }
+    }
+    return !flag.raised
+  }
+
   /// Float32 values encoded as `dtype` bytes, for writing checkpoints.
   public static func encode(_ values: UnsafeBufferPointer<Float>, as dtype: DType) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: values.count * dtype.byteSize)

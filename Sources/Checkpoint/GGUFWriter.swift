@@ -128,13 +128,29 @@ public enum GGUFWriter {
     alignment: Int = GGUF.defaultAlignment,
     progress: ((_ written: Int, _ total: Int, _ tensor: String) -> Void)? = nil
   ) throws {
-    let head = try header(entries, tensors: tensors, alignment: alignment, path: path)
     var isFolder: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
       throw CheckpointError.outputRefused(path: path, reason: "it is a folder, not a file")
     }
+    let url = URL(fileURLWithPath: path).standardizedFileURL
+    try OutputPolicy.checkNode(url, isFolder: false)
+    let file = try StagedFile(checked: url)
+    defer { file.discard() }
+    try write(entries, tensors: tensors, into: file, alignment: alignment, progress: progress)
+    try file.commit()
+  }
+
+  /// Writes the file into `file`, which the caller commits (alone or with a run's other
+  /// outputs); errors name `file`'s target.
+  public static func write(
+    _ entries: [GGUF.Entry], tensors: [GGUFTensor], into file: StagedFile,
+    alignment: Int = GGUF.defaultAlignment,
+    progress: ((_ written: Int, _ total: Int, _ tensor: String) -> Void)? = nil
+  ) throws {
+    let path = file.target.path
+    let head = try header(entries, tensors: tensors, alignment: alignment, path: path)
     let total = tensors.reduce(0) { $0 + $1.byteCount }
-    try AtomicFile.write(to: URL(fileURLWithPath: path)) { sink in
+    try file.write { sink in
       try head.withUnsafeBytes { try sink($0) }
       var position = 0
       var written = 0

@@ -172,6 +172,31 @@ public final class ModelFolder: @unchecked Sendable {
     }
   }
 
+  /// Refuses, before any work, a tensor of `names` (default: all) that is not F32, F16 or BF16
+  /// (a model's weights are; an I32 tensor where floats belong is damage) or, when `values`,
+  /// that holds NaN or infinite values. The values are read in place from the memory map, a
+  /// chunk at a time, and the pages released after.
+  public func requireSound(_ names: [String]? = nil, values: Bool) throws {
+    for name in names ?? tensorNames {
+      let file = try file(of: name)
+      let info = try file.info(name)
+      guard info.dtype.isComputable else {
+        throw CheckpointError.unsupportedDType(
+          path: file.path, tensor: name, dtype: info.dtype.rawValue)
+      }
+      guard values else { continue }
+      let chunk = 16 << 20
+      var start = info.byteRange.lowerBound
+      while start < info.byteRange.upperBound {
+        let end = min(start + chunk, info.byteRange.upperBound)
+        let finite = Convert.allFinite(file.file.bytes(start..<end), dtype: info.dtype)
+        file.file.release(start..<end)
+        guard finite else { throw CheckpointError.nonFinite(path: file.path, tensor: name) }
+        start = end
+      }
+    }
+  }
+
   /// The most common dtype among the checkpoint's floating tensors (F32, F16, BF16), by bytes;
   /// ties go to the wider type.
   public var dominantDType: DType {

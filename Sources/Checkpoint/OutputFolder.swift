@@ -32,6 +32,8 @@ public final class OutputFolder: @unchecked Sendable {
   private let createdParents: [URL]
   private let registry: CleanupRegistry
   private var cleanupID: Int?
+  /// The `flock` on the temporary folder that marks it as this live run's (see `removeStale`).
+  private var lockFD: Int32 = -1
 
   /// A target checked against `inputs`, each named "the input model folder" in refusals.
   public convenience init(target: URL, inputs: [URL] = [], force: Bool = false) throws {
@@ -81,15 +83,18 @@ public final class OutputFolder: @unchecked Sendable {
     // Registered before the folder exists, so that an interrupt the moment it appears still
     // removes it and the parents made for it (removing a folder not yet made does nothing).
     let cleanup = registry.register {
-      try? FileManager.default.removeItem(at: temporary)
+      FileNode.remove(temporary.path)
       TemporarySibling.removeEmpty(parents)
     }
-    guard mkdir(temporary.path, 0o755) == 0 else {
+    guard mkdir(temporary.path, 0o755) == 0, let lock = FileNode.lock(temporary.path) else {
       let reason = FileSystemReason.words(errno)
       registry.unregister(cleanup)
+      rmdir(temporary.path)
       TemporarySibling.removeEmpty(parents)
-      throw CheckpointError.writeFailed(path: temporary.path, reason: reason)
+      // The user named the target, not its hidden temporary sibling.
+      throw CheckpointError.writeFailed(path: path, reason: reason)
     }
+    lockFD = lock
     cleanupID = cleanup
   }
 
@@ -119,9 +124,8 @@ public final class OutputFolder: @unchecked Sendable {
   public func naming<T>(_ body: () throws -> T) throws -> T {
     do {
       return try body()
-    } catch CheckpointError.writeFailed(let path, let reason) where path.hasPrefix(url.path) {
-      throw CheckpointError.writeFailed(
-        path: target.path + path.dropFirst(url.path.count), reason: reason)
+    } catch let error as CheckpointError {
+      throw error.naming(url.path, as: target.path)
     }
   }
 
@@ -154,13 +158,47 @@ public final class OutputFolder: @unchecked Sendable {
   }
 
   /// Copies a file (a tokenizer file, say) into the output, as `name` (default: its own name).
+  /// Its contents are copied (see `copyContents`), never a symbolic link as a link.
   public func copy(_ source: URL, as name: String? = nil) throws {
+    try copyContents(source, as: name)
+  }
+
+  /// Copies the contents of `source` (a side file such as tokenizer.json) into the output as a
+  /// regular file named `name` (default: its own name). A symbolic link is followed (a hub
+  /// cache snapshot is a folder of relative links into `../../blobs`), and what it reaches must
+  /// be a regular file: a FIFO, device or folder is refused, never opened for reading (a FIFO
+  /// would block).
+  public func copyContents(_ source: URL, as name: String? = nil) throws {
+    try InputFile.requireRegular(source.path)
     let destination = file(name ?? source.lastPathComponent)
+    let fd = open(source.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
+      throw CheckpointError.cannotOpen(path: source.path, reason: FileSystemReason.words(errno))
+    }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+      throw InputFileError.notRegular(
+        path: source.path, kind: InputFile.describe(info.st_mode & S_IFMT))
+    }
+    let out = try OutputFile(path: destination.path)
     do {
-      try FileManager.default.copyItem(at: source, to: destination)
+      let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+      defer { buffer.deallocate() }
+      while true {
+        let n = read(fd, buffer.baseAddress, buffer.count)
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw CheckpointError.cannotOpen(
+            path: source.path, reason: FileSystemReason.words(errno))
+        }
+        if n == 0 { break }
+        try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+      }
+      try out.finish()
     } catch {
-      throw CheckpointError.writeFailed(
-        path: destination.path, reason: FileSystemReason.words(error))
+      out.abandon()
+      throw error
     }
   }
 
@@ -168,55 +206,99 @@ public final class OutputFolder: @unchecked Sendable {
   /// the temporary folder in one step and then removed; should the target vanish or reappear
   /// meanwhile (another run committing), the commit tries again.
   public func commit() throws {
+    try registry.withLock {
+      let installed = try install()
+      installed.finish()
+    }
+  }
+
+  /// Phase one of a commit (under the registry's lock): the folder renamed or exchanged into
+  /// place, the replaced folder kept until `finish` so that `rollback` can put it back.
+  func install() throws -> Installed {
     precondition(!isCommitted && !isDiscarded, "OutputFolder committed or discarded twice")
     // The last line of defence against a matrix product oneDNN refused after the last check:
     // nothing computed from its zeroed output is ever committed.
     try MatMul.checkFailures()
     let path = target.path
-    var replaced = false
-    try registry.withLock {
-      for _ in 0..<16 {
-        if rename(url.path, path) == 0 { break }
-        let code = errno
-        guard code == ENOTEMPTY || code == EEXIST else {
-          if code == ENOTDIR || code == EISDIR {
-            throw CheckpointError.outputRefused(path: path, reason: "it exists and is not a folder")
-          }
-          throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(code))
-        }
-        guard force else {
-          throw CheckpointError.outputRefused(
-            path: path, reason: "the folder appeared and is not empty; use --force to replace it")
-        }
-        switch Self.exchange(url.path, path) {
-        case 0:
-          replaced = true
-        case ENOENT:
-          continue  // The target went away in between: a plain rename will do.
-        case EINVAL, ENOSYS:
-          try replaceAside()
-        case let failure:
-          throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(failure))
-        }
-        break
-      }
-      guard FileManager.default.fileExists(atPath: path), replaced || !exists(url) else {
-        throw CheckpointError.writeFailed(
-          path: path, reason: "other runs kept replacing the folder; try again")
-      }
-      isCommitted = true
-      if let cleanupID { registry.unregister(cleanupID) }
-      cleanupID = nil
+    // What is at the target now is checked again: it may have changed while the run worked.
+    if let kind = FileNode.kind(path), kind != S_IFDIR {
+      throw CheckpointError.outputRefused(
+        path: path,
+        reason: kind == S_IFREG
+          ? "it exists and is not a folder"
+          : "it is \(FileNode.describe(kind)), not a folder; refusing to replace it")
     }
-    // After an exchange the old output is in the temporary folder's place.
-    if replaced { try? FileManager.default.removeItem(at: url) }
+    if let mount = FileNode.mountPoints(atOrUnder: path).first {
+      throw CheckpointError.outputRefused(
+        path: path, reason: "it is or holds the mount point \(mount); refusing to replace it")
+    }
+    var replaced = false
+    var aside: URL?
+    for _ in 0..<16 {
+      if rename(url.path, path) == 0 { break }
+      let code = errno
+      guard code == ENOTEMPTY || code == EEXIST else {
+        if code == ENOTDIR || code == EISDIR {
+          throw CheckpointError.outputRefused(path: path, reason: "it exists and is not a folder")
+        }
+        throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(code))
+      }
+      guard force else {
+        throw CheckpointError.outputRefused(
+          path: path, reason: "the folder appeared and is not empty; use --force to replace it")
+      }
+      switch Self.exchange(url.path, path) {
+      case 0:
+        replaced = true
+      case ENOENT:
+        continue  // The target went away in between: a plain rename will do.
+      case EINVAL, ENOSYS:
+        aside = try moveAside()
+      case let failure:
+        throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(failure))
+      }
+      break
+    }
+    guard FileNode.exists(path), replaced || aside != nil || !FileNode.exists(url.path) else {
+      throw CheckpointError.writeFailed(
+        path: path, reason: "other runs kept replacing the folder; try again")
+    }
+    isCommitted = true
+    if let cleanupID { registry.unregister(cleanupID) }
+    cleanupID = nil
+    let temporary = url
+    let parents = createdParents
+    return Installed(
+      rollback: { [self] in
+        if replaced {
+          // The old output is in the temporary folder's place: swap back, then drop the new.
+          if Self.exchange(temporary.path, path) == 0 { FileNode.remove(temporary.path) }
+        } else if let aside {
+          let trash = TemporarySibling.url(for: target)
+          if rename(path, trash.path) == 0 { FileNode.remove(trash.path) }
+          rename(aside.path, path)
+        } else {
+          FileNode.remove(path)
+          TemporarySibling.removeEmpty(parents)
+        }
+        release()
+      },
+      finish: { [self] in
+        // After an exchange the old output is in the temporary folder's place.
+        if replaced { FileNode.remove(temporary.path) }
+        if let aside { FileNode.remove(aside.path) }
+        release()
+      })
   }
 
-  private func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
+  private func release() {
+    if lockFD >= 0 { close(lockFD) }
+    lockFD = -1
+  }
 
-  /// Where the file system cannot exchange two folders: the old one is moved aside, the new one
-  /// renamed in, and the old one restored should that fail, then removed.
-  private func replaceAside() throws {
+  /// Where the file system cannot exchange two folders: the old one is moved aside (kept until
+  /// the commit finishes), the new one renamed in, and the old one restored should that fail.
+  private func moveAside() throws -> URL {
     let path = target.path
     let aside = target.deletingLastPathComponent().appendingPathComponent(
       TemporarySibling.name(for: target, kind: "replaced"))
@@ -228,7 +310,7 @@ public final class OutputFolder: @unchecked Sendable {
       _ = rename(aside.path, path)
       throw CheckpointError.writeFailed(path: path, reason: reason)
     }
-    try? FileManager.default.removeItem(at: aside)
+    return aside
   }
 
   /// Swaps two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`); 0 or the `errno`.
@@ -258,7 +340,8 @@ public final class OutputFolder: @unchecked Sendable {
       isDiscarded = true
       if let cleanupID { registry.unregister(cleanupID) }
       cleanupID = nil
-      try? FileManager.default.removeItem(at: url)
+      FileNode.remove(url.path)
+      release()
       TemporarySibling.removeEmpty(createdParents)
     }
   }

@@ -88,10 +88,18 @@ public struct OutputPolicy: Sendable {
           reason: "it contains \(input.what) \(inputPath), which replacing it would delete")
       }
     }
-    var isDirectory: ObjCBool = false
-    let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+    try Self.checkNode(target, isFolder: isFolder)
+    try Self.checkParents(of: target)
+  }
+
+  /// What is at the target itself: never a symbolic link, a device, a FIFO or a socket (writing
+  /// would follow it or replace the node), never a mount point, and a folder never one holding a
+  /// mount point (replacing it would delete across file systems).
+  static func checkNode(_ target: URL, isFolder: Bool) throws {
+    let path = target.path
     if isFolder {
       let current = Self.resolve(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+      let resolvedTarget = Self.resolve(target)
       if current.starts(with: resolvedTarget) {
         throw CheckpointError.outputRefused(
           path: path,
@@ -99,20 +107,78 @@ public struct OutputPolicy: Sendable {
             ? "it is the current folder, which replacing it would delete"
             : "it contains the current folder, which replacing it would delete")
       }
-      if exists && !isDirectory.boolValue {
-        throw CheckpointError.outputRefused(path: path, reason: "it exists and is not a folder")
-      }
-    } else if exists && isDirectory.boolValue {
-      throw CheckpointError.outputRefused(path: path, reason: "it is a folder; give a file name")
     }
-    // The deepest existing ancestor must be a folder, or no parent can be made.
+    if let kind = FileNode.kind(path) {
+      if kind == S_IFLNK {
+        throw CheckpointError.outputRefused(
+          path: path,
+          reason:
+            "it is a symbolic link, which Streamline never writes through or replaces; give the real path"
+        )
+      }
+      if isFolder && kind != S_IFDIR {
+        throw CheckpointError.outputRefused(
+          path: path,
+          reason: kind == S_IFREG
+            ? "it exists and is not a folder"
+            : "it is \(FileNode.describe(kind)), not a folder; refusing to replace it")
+      }
+      if !isFolder && kind == S_IFDIR {
+        throw CheckpointError.outputRefused(path: path, reason: "it is a folder; give a file name")
+      }
+      if !isFolder && kind != S_IFREG {
+        throw CheckpointError.outputRefused(
+          path: path,
+          reason: "it is \(FileNode.describe(kind)), not a regular file; refusing to replace it")
+      }
+      let mounts = FileNode.mountPoints(atOrUnder: path)
+      if let first = mounts.first {
+        let resolved = NSString.path(withComponents: Self.resolve(target))
+        throw CheckpointError.outputRefused(
+          path: path,
+          reason: first == resolved || first == path
+            ? "it is a mount point, which cannot be replaced; give a path inside it or elsewhere"
+            : "it contains the mount point \(first), which replacing it would delete across file systems"
+        )
+      }
+    }
+  }
+
+  /// The deepest existing ancestor must be a folder (not a symbolic link loop, a dangling link or
+  /// a file), on a file system this can write.
+  static func checkParents(of target: URL) throws {
+    let path = target.path
     var ancestor = target.deletingLastPathComponent()
-    while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) {
+    while FileNode.kind(ancestor.path) == nil && ancestor.pathComponents.count > 1 {
       ancestor = ancestor.deletingLastPathComponent()
     }
-    guard isDirectory.boolValue else {
+    var info = stat()
+    if stat(ancestor.path, &info) != 0 {
+      let code = errno
+      let what =
+        code == ELOOP
+        ? "a symbolic link loop" : code == ENOENT ? "a dangling symbolic link" : nil
       throw CheckpointError.outputRefused(
-        path: path, reason: "\(ancestor.path) is a file, not a folder")
+        path: path,
+        reason: what.map { "\(ancestor.path) is \($0), not a folder" }
+          ?? "\(ancestor.path): \(FileSystemReason.words(code))")
+    }
+    guard (info.st_mode & S_IFMT) == S_IFDIR else {
+      let kind = info.st_mode & S_IFMT
+      throw CheckpointError.outputRefused(
+        path: path,
+        reason: kind == S_IFREG
+          ? "\(ancestor.path) is a file, not a folder"
+          : "\(ancestor.path) is \(FileNode.describe(kind)), not a folder")
+    }
+    var volume = statvfs()
+    if statvfs(ancestor.path, &volume) == 0, volume.f_flag & UInt(ST_RDONLY) != 0 {
+      throw CheckpointError.outputRefused(
+        path: path, reason: "\(ancestor.path) is on a read-only file system")
+    }
+    if access(ancestor.path, W_OK | X_OK) != 0 {
+      throw CheckpointError.outputRefused(
+        path: path, reason: "\(ancestor.path): \(FileSystemReason.words(errno))")
     }
   }
 
@@ -170,31 +236,189 @@ enum TemporarySibling {
     for folder in folders { rmdir(folder.path) }
   }
 
-  /// Removes `.NAME.partial-PID-…` siblings of `target` whose process is gone (a run killed
-  /// outright, which no handler could clean), and puts back a `.NAME.replaced-PID-…` folder that
-  /// a run killed in the middle of replacing `target` left aside.
+  /// Removes `.NAME.partial-…` siblings of `target` that no run owns (each run holds an `flock`
+  /// on its partial output for its whole life, so a lock this can take means the run is gone,
+  /// whatever process or PID namespace it ran in), and puts back a `.NAME.replaced-…` folder
+  /// that a run killed in the middle of replacing `target` left aside. Removal never follows a
+  /// symbolic link or crosses a mount point.
   static func removeStale(beside target: URL) {
     let parent = target.deletingLastPathComponent()
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent.path) else {
       return
     }
     for entry in entries {
-      for kind in ["partial", "replaced"] {
-        let prefix = ".\(target.lastPathComponent).\(kind)-"
-        guard entry.hasPrefix(prefix),
-          let pid = Int32(entry.dropFirst(prefix.count).prefix { $0 != "-" }),
-          pid > 0, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
-        else { continue }
+      for kind in ["partial", "replaced", "previous"] {
+        guard entry.hasPrefix(".\(target.lastPathComponent).\(kind)-") else { continue }
         let url = parent.appendingPathComponent(entry)
-        if kind == "replaced", !FileManager.default.fileExists(atPath: target.path),
-          rename(url.path, target.path) == 0
-        {
+        guard let kindOfNode = FileNode.kind(url.path),
+          kindOfNode == S_IFDIR || kindOfNode == S_IFREG,
+          let lock = FileNode.lock(url.path)
+        else { continue }
+        defer { close(lock) }
+        if kind == "replaced", !FileNode.exists(target.path), rename(url.path, target.path) == 0 {
           continue
         }
-        try? FileManager.default.removeItem(at: url)
+        FileNode.remove(url.path)
       }
     }
   }
+}
+
+/// A file written beside its target (a hidden `.NAME.partial-…` sibling, made and locked when
+/// this is made, so that an unwritable place fails before any work) and renamed over the target
+/// when committed, alone (`commit()`) or with a run's other outputs (`OutputSet`). Discarded
+/// (removed) on error, interrupt or `deinit` without a commit.
+public final class StagedFile: @unchecked Sendable {
+  public let target: URL
+  /// The temporary file.
+  public let url: URL
+  private let parents: [URL]
+  private let registry: CleanupRegistry
+  private var cleanupID: Int?
+  private var lockFD: Int32 = -1
+  private var backup: URL?
+  public private(set) var isCommitted = false
+  private var isDiscarded = false
+
+  /// A target checked by `policy`; an existing file is replaced only with `force` (nil: always).
+  public convenience init(
+    _ path: String, policy: OutputPolicy, force: Bool? = nil,
+    registry: CleanupRegistry = .shared
+  ) throws {
+    let url = try policy.file(path)
+    if force == false, FileNode.exists(url.path) {
+      throw CheckpointError.outputRefused(
+        path: path, reason: "the file exists; use --force to replace it")
+    }
+    try self.init(checked: url, registry: registry)
+  }
+
+  /// A target already checked.
+  public init(checked target: URL, registry: CleanupRegistry = .shared) throws {
+    let target = target.standardizedFileURL
+    self.target = target
+    self.registry = registry
+    parents = try TemporarySibling.makeParents(of: target)
+    TemporarySibling.removeStale(beside: target)
+    let temporary = TemporarySibling.url(for: target)
+    url = temporary
+    let parents = self.parents
+    let id = registry.register {
+      FileNode.remove(temporary.path)
+      TemporarySibling.removeEmpty(parents)
+    }
+    let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+    guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      let reason = FileSystemReason.words(errno)
+      if fd >= 0 { close(fd) }
+      registry.unregister(id)
+      unlink(temporary.path)
+      TemporarySibling.removeEmpty(parents)
+      throw CheckpointError.writeFailed(path: target.path, reason: reason)
+    }
+    lockFD = fd
+    cleanupID = id
+  }
+
+  deinit { discard() }
+
+  /// Streams the file's bytes: `body` hands them, a chunk at a time, to the sink it is given.
+  /// An error names the target, not the temporary file.
+  public func write(_ body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    do {
+      let out = try OutputFile(path: url.path)
+      do {
+        try body { try out.write($0) }
+        try out.finish()
+      } catch {
+        out.abandon()
+        throw error
+      }
+    } catch CheckpointError.writeFailed(let path, let reason) where path == url.path {
+      throw CheckpointError.writeFailed(path: target.path, reason: reason)
+    }
+  }
+
+  public func write(_ data: Data) throws {
+    try write { sink in try data.withUnsafeBytes { try sink($0) } }
+  }
+
+  /// Renames the file into place; nothing else is committed with it.
+  public func commit() throws {
+    try registry.withLock {
+      let installed = try install()
+      installed.finish()
+    }
+  }
+
+  /// Phase one of a commit (under the registry's lock): the file renamed over its target, the
+  /// target's previous file kept as a hard link aside until `finish`, so that `rollback` can put
+  /// it back.
+  func install() throws -> Installed {
+    precondition(!isCommitted && !isDiscarded, "StagedFile committed or discarded twice")
+    let path = target.path
+    if let kind = FileNode.kind(path), kind != S_IFREG {
+      throw CheckpointError.outputRefused(
+        path: path,
+        reason: "it is \(FileNode.describe(kind)), not a regular file; refusing to replace it")
+    }
+    if FileNode.exists(path) {
+      let aside = target.deletingLastPathComponent().appendingPathComponent(
+        TemporarySibling.name(for: target, kind: "previous"))
+      guard link(path, aside.path) == 0 else {
+        throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
+      }
+      backup = aside
+    }
+    guard rename(url.path, path) == 0 else {
+      let reason = FileSystemReason.words(errno)
+      if let backup { unlink(backup.path) }
+      backup = nil
+      throw CheckpointError.writeFailed(path: path, reason: reason)
+    }
+    isCommitted = true
+    if let cleanupID { registry.unregister(cleanupID) }
+    cleanupID = nil
+    return Installed(
+      rollback: { [self] in
+        if let backup {
+          rename(backup.path, path)
+        } else {
+          unlink(path)
+          TemporarySibling.removeEmpty(parents)
+        }
+        release()
+      },
+      finish: { [self] in
+        if let backup { unlink(backup.path) }
+        release()
+      })
+  }
+
+  private func release() {
+    if lockFD >= 0 { close(lockFD) }
+    lockFD = -1
+  }
+
+  /// Removes the temporary file (and parents this made, when empty); nothing after a commit.
+  public func discard() {
+    registry.withLock {
+      guard !isCommitted, !isDiscarded else { return }
+      isDiscarded = true
+      if let cleanupID { registry.unregister(cleanupID) }
+      cleanupID = nil
+      unlink(url.path)
+      release()
+      TemporarySibling.removeEmpty(parents)
+    }
+  }
+}
+
+/// A committed output that can still be taken back (`rollback`) until the whole set is in place
+/// (`finish` then drops what it replaced).
+struct Installed {
+  let rollback: () -> Void
+  let finish: () -> Void
 }
 
 /// A single output file (statistics, predictions, a GGUF) that appears complete or not at all:
@@ -215,40 +439,10 @@ public enum AtomicFile {
     _ body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
   ) throws {
     let target = target.standardizedFileURL
-    let parents = try TemporarySibling.makeParents(of: target)
-    TemporarySibling.removeStale(beside: target)
-    let temporary = TemporarySibling.url(for: target)
-    let id = registry.register {
-      unlink(temporary.path)
-      TemporarySibling.removeEmpty(parents)
-    }
-    do {
-      let out = try OutputFile(path: temporary.path)
-      do {
-        try body { try out.write($0) }
-        try out.finish()
-      } catch {
-        out.abandon()
-        throw error
-      }
-      try registry.withLock {
-        guard rename(temporary.path, target.path) == 0 else {
-          throw CheckpointError.writeFailed(
-            path: target.path, reason: FileSystemReason.words(errno))
-        }
-        registry.unregister(id)
-      }
-    } catch {
-      registry.unregister(id)
-      unlink(temporary.path)
-      TemporarySibling.removeEmpty(parents)
-      // The user named the target, not its temporary sibling.
-      if case .writeFailed(let path, let reason) = error as? CheckpointError,
-        path == temporary.path
-      {
-        throw CheckpointError.writeFailed(path: target.path, reason: reason)
-      }
-      throw error
-    }
+    try OutputPolicy.checkNode(target, isFolder: false)
+    let file = try StagedFile(checked: target, registry: registry)
+    defer { file.discard() }
+    try file.write(body)
+    try file.commit()
   }
 }

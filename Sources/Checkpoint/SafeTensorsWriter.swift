@@ -206,6 +206,9 @@ public enum SafeTensorsWriter {
         var start = info.byteRange.lowerBound
         while start < info.byteRange.upperBound {
           let end = min(start + copyChunkBytes, info.byteRange.upperBound)
+          if tensor.checksValues, !Convert.allFinite(mapped.bytes(start..<end), dtype: info.dtype) {
+            throw CheckpointError.nonFinite(path: file.path, tensor: info.name)
+          }
           try sink(mapped.bytes(start..<end))
           mapped.release(start..<end)
           start = end
@@ -219,8 +222,12 @@ public enum SafeTensorsWriter {
           let count = min(chunkElements, info.elementCount - element)
           let first = info.byteRange.lowerBound + element * size
           let range = first..<(first + count * size)
-          Convert.toFloat(mapped.bytes(range), dtype: info.dtype, into: scratch.baseAddress!)
+          let finite = Convert.toFloat(
+            mapped.bytes(range), dtype: info.dtype, into: scratch.baseAddress!)
           mapped.release(range)
+          if tensor.checksValues && !finite {
+            throw CheckpointError.nonFinite(path: file.path, tensor: info.name)
+          }
           try streamFloats(
             UnsafeBufferPointer(rebasing: scratch[0..<count]), as: tensor.dtype, into: sink)
           element += count
@@ -299,11 +306,17 @@ final class OutputFile {
     guard fd >= 0 else {
       throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
     }
-    buffer = .allocate(byteCount: 8 << 20, alignment: 64)
+    // Allocated so that a failure (a memory limit) is an error, not a trap.
+    guard let memory = malloc(8 << 20) else {
+      close(fd)
+      unlink(path)
+      throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(ENOMEM))
+    }
+    buffer = UnsafeMutableRawBufferPointer(start: memory, count: 8 << 20)
   }
 
   deinit {
-    buffer.deallocate()
+    free(buffer.baseAddress)
     if fd >= 0 { close(fd) }
   }
 

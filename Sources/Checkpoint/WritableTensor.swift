@@ -25,6 +25,9 @@ public struct WritableTensor: @unchecked Sendable {
     case mapped(SafeTensorsFile, TensorInfo)
   }
   let payload: Payload
+  /// Whether a copy out of a memory-mapped file checks, as it copies, that every value is
+  /// finite (a damaged checkpoint is refused, not copied).
+  public private(set) var checksValues = false
 
   /// Bytes the tensor takes in the file.
   public var byteCount: Int { elementCount * dtype.byteSize }
@@ -115,13 +118,25 @@ public struct WritableTensor: @unchecked Sendable {
   }
 
   /// Tensor `source` of a model folder, copied bit-exact or converted as
-  /// `init(copying:from:as:dtype:)` on its file does.
+  /// `init(copying:from:as:dtype:)` on its file does. `checked`: the tensor must be F32, F16
+  /// or BF16 (a model's weights are), refused otherwise, and its values are checked to be
+  /// finite in the copy pass.
   public init(
-    copying source: String, from folder: ModelFolder, as name: String? = nil, dtype: DType? = nil
+    copying source: String, from folder: ModelFolder, as name: String? = nil, dtype: DType? = nil,
+    checked: Bool = false
   )
     throws
   {
-    try self.init(copying: source, from: try folder.file(of: source), as: name, dtype: dtype)
+    let file = try folder.file(of: source)
+    if checked {
+      let info = try file.info(source)
+      guard info.dtype.isComputable else {
+        throw CheckpointError.unsupportedDType(
+          path: file.path, tensor: source, dtype: info.dtype.rawValue)
+      }
+    }
+    try self.init(copying: source, from: file, as: name, dtype: dtype)
+    checksValues = checked
   }
 
   static func count(name: String, shape: [Int]) throws -> Int {

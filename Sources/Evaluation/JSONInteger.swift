@@ -24,7 +24,12 @@ extension JSONInteger {
       return number.boolValue ? "true" : "false"
     }
     if value is NSNull { return "null" }
-    if let text = value as? String { return "\"\(text.prefix(24))\"" }
-    return String(String(describing: value).prefix(24))
+    if let text = value as? String {
+      return "\"\(text.prefix(24))\(text.count > 24 ? "…" : "")\""
+    }
+    // A number is never cut short: 29 digits cut to 24 would be another number.
+    let text = String(describing: value)
+    if value is NSNumber, text.count <= 64 { return text }
+    return text.count > 24 ? text.prefix(24) + "…" : text
   }
 }

@@ -58,7 +58,7 @@ public final class DecoderModel: @unchecked Sendable {
   }
 
   /// Every expected tensor present with the shape config.json implies, nothing unexplained.
-  static func checkTensors(folder: ModelFolder, config: any Architecture) throws {
+  public static func checkTensors(folder: ModelFolder, config: any Architecture) throws {
     var expected: [String: [Int]] = [:]
     for (name, shape) in config.globalTensors { expected[name] = shape }
     for layer in 0..<config.numLayers {

@@ -88,14 +88,13 @@ struct Analyze: ParsableCommand {
     policy.add(model.path, as: "the input model folder")
     policy.add(calibration.source(model), as: "the calibration data")
     for file in merge { policy.add(file, as: "the --merge file") }
-    let statsURL = try saveStats.map { path in
-      try forOption("--save-stats") { try policy.file(path) }
-    }
-    // The report folder is replaced whole, so it must not hold the statistics file.
-    if let statsURL { policy.inputs.append(.init(statsURL, what: "the --save-stats file")) }
+    // Both outputs are staged now and committed together at the end. The report folder is
+    // replaced whole, so it must not hold the statistics file.
+    let outputs = OutputSet(policy: policy)
+    let statsFile = try saveStats.map { try outputs.file($0, label: "--save-stats") }
     let reportDestination = try report.map {
       try ReportDestination(
-        $0, flag: "--report", policy: policy, force: false, ownFiles: AnalysisReport.files)
+        $0, flag: "--report", outputs: outputs, force: false, ownFiles: AnalysisReport.files)
     }
 
     let loaded = try model.load()
@@ -106,6 +105,12 @@ struct Analyze: ParsableCommand {
       stats = try Self.mergeStats(merge, configSHA256: configHash).header
     } else {
       let (index, count) = try shard.map(ScoringStats.parseShard) ?? (0, 1)
+      try MemoryLimits.current().check(
+        MemoryEstimate.run(
+          config: loaded.config, checkpointBytes: folder.files.reduce(0) { $0 + $1.file.size },
+          seqLen: calibration.sequenceLength(loaded), scoring: calibration.samples, evaluation: 0,
+          training: 0, memoryBudget: try calibration.memoryBudgetBytes(), trainingMemory: 0),
+        for: "this analysis")
       let data = try calibration.draw(
         for: loaded, options: model, counts: CalibrationCounts(scoring: calibration.samples))
       let range = ScoringStats.range(shard: index, of: count, samples: calibration.samples)
@@ -123,10 +128,11 @@ struct Analyze: ParsableCommand {
         seqLen: calibration.sequenceLength(loaded), samples: calibration.samples, shard: index,
         shards: count, sums: sums)
     }
-    // The outputs are written last, together: the report into its temporary folder, then the
-    // statistics, then the report's commit, so that a failure leaves neither behind.
+    // The outputs are written last, into their temporary places, then committed together, so
+    // that a failure leaves neither behind.
     func save() throws {
-      if let statsURL { try forOption("--save-stats") { try stats.save(to: statsURL) } }
+      if let statsFile { try statsFile.write(try stats.encoded()) }
+      try outputs.commit()
     }
     guard let request = removal.request else {
       try save()
@@ -151,7 +157,6 @@ struct Analyze: ParsableCommand {
       }
     }
     try save()
-    try reportDestination?.commit("--report")
     emit(output.json ? try Format.json(analysis) : AnalysisReport.table(analysis))
     if let report, !output.json {
       emit("report: \(report)/summary.md, similarity.svg, blocks.svg, analysis.json")

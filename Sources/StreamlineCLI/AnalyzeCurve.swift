@@ -140,9 +140,10 @@ extension Analyze {
     policy.add(model.path, as: "the input model folder")
     policy.add(calibration.source(model), as: "the calibration data")
     policy.add(heldout, as: "the --heldout file")
+    let outputs = OutputSet(policy: policy)
     let reportDestination = try report.map {
       try ReportDestination(
-        $0, flag: "--report", policy: policy, force: false,
+        $0, flag: "--report", outputs: outputs, force: false,
         ownFiles: AnalysisReport.files.union(CurveReport.files))
     }
     let documents = try TextFile.read(path: heldout)
@@ -189,8 +190,8 @@ extension Analyze {
       try reportDestination.writing("--report") {
         try CurveReport.write(result, model: model.model, to: reportDestination.folder)
       }
-      try reportDestination.commit("--report")
     }
+    try outputs.commit()
     emit(output.json ? try Format.json(result) : CurveReport.table(result))
     if let report, !output.json {
       emit("report: \(report)/summary.md, curve.svg, analysis.json")

@@ -4,7 +4,16 @@ import Streamline
 struct PruneRequestError: Error, CustomStringConvertible {
   let description: String
 
-  init(_ error: CompressionError) { description = error.flagWording }
+  /// `trainTokens` and `seqLen`: a training budget given in tokens is what to raise, not
+  /// --train-samples.
+  init(_ error: CompressionError, trainTokens: Int? = nil, seqLen: Int? = nil) {
+    if case .tooFewTrainingSequences(let kind) = error, let trainTokens, let seqLen {
+      description =
+        "--train-tokens \(trainTokens) makes \(max(1, trainTokens / seqLen)) training sequence(s) of --seq-len \(seqLen); --replace \(kind.rawValue) needs at least 2: give --train-tokens of at least \(2 * seqLen)"
+      return
+    }
+    description = error.flagWording
+  }
 }
 
 extension CompressionError {

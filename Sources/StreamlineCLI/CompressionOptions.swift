@@ -39,7 +39,9 @@ struct CalibrationArguments: ParsableArguments {
 
   func validate() throws {
     try checkingFlags {
-      if let seqLen { try Settings.integer(seqLen, .sequenceLength, in: 1...Settings.maximumCount) }
+      // A sequence of one token predicts nothing: a held-out perplexity over 0 tokens and a
+      // training loss of exactly 0 would be made up.
+      if let seqLen { try Settings.integer(seqLen, .sequenceLength, in: 2...Settings.maximumCount) }
       try Settings.integer(samples, .scoringSamples, in: 1...Settings.maximumCount)
       _ = try memoryBudgetBytes()
     }

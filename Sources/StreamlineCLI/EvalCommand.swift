@@ -174,9 +174,8 @@ struct Eval: ParsableCommand {
     policy.add(reference.map(DemoModel.resolve), as: "the --reference model folder")
     policy.add(tokenIds, as: "the --token-ids file")
     evaluation.addInputs(to: &policy)
-    let predictionsURL = try predictions.map { path in
-      try forOption("--predictions") { try policy.file(path) }
-    }
+    let outputs = OutputSet(policy: policy)
+    let predictionsFile = try predictions.map { try outputs.file($0, label: "--predictions") }
     // Read every input before the model work starts, so a bad file fails at once.
     let tasks = try evaluation.readTasks()
     let documents = try evaluation.perplexity.map {
@@ -221,11 +220,11 @@ struct Eval: ParsableCommand {
         full.tasks.append(report)
       }
     }
-    if let predictionsURL {
+    if let predictionsFile {
       try forOption("--predictions") {
-        try AtomicFile.write(
-          try PredictionsFile.data(PredictionsFile.lines(scores)), to: predictionsURL)
+        try predictionsFile.write(try PredictionsFile.data(PredictionsFile.lines(scores)))
       }
+      try outputs.commit()
     }
 
     // --token-ids alone keeps its original output.
@@ -348,9 +347,10 @@ struct Compare: ParsableCommand {
     policy.add(DemoModel.resolve(original), as: "the original model folder")
     policy.add(DemoModel.resolve(compressed), as: "the compressed model folder")
     evaluation.addInputs(to: &policy)
+    let outputs = OutputSet(policy: policy)
     let reportDestination = try report.map {
       try ReportDestination(
-        $0, flag: "--report", policy: policy, force: false, ownFiles: Comparison.files)
+        $0, flag: "--report", outputs: outputs, force: false, ownFiles: Comparison.files)
     }
     let tasks = try evaluation.readTasks()
     let documents = try evaluation.perplexity.map {
@@ -399,8 +399,8 @@ struct Compare: ParsableCommand {
       try reportDestination.writing("--report") {
         try comparison.write(to: reportDestination.folder)
       }
-      try reportDestination.commit("--report")
     }
+    try outputs.commit()
     emit(output.json ? try Format.jsonNumbers(comparison) : comparison.text)
   }
 }

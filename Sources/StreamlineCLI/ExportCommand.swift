@@ -65,8 +65,14 @@ struct Export: ParsableCommand {
 
   func run() throws {
     let start = Date()
+    var policy = OutputPolicy()
+    policy.add(model, as: "the input model folder")
+    // The file is staged (its temporary sibling made and locked) before any work.
+    let outputs = OutputSet(policy: policy)
+    let file = try outputs.file(gguf, label: "--gguf", force: force)
     let export = try GGUFExport(folder: URL(fileURLWithPath: model), fileType: type)
-    try export.write(to: gguf, progress: Progress("writing GGUF", unit: "MB"))
+    try export.write(into: file, progress: Progress("writing GGUF", unit: "MB"))
+    try outputs.commit()
     let seconds = Date().timeIntervalSince(start)
     let bytes = (try? FileManager.default.attributesOfItem(atPath: gguf)[.size] as? Int) ?? 0
     let tensors = try export.tensors().count

@@ -20,8 +20,8 @@ func forOption<T>(_ flag: String, _ body: () throws -> T) throws -> T {
 }
 
 /// Where a report folder is written: inside the output being written when it lies within it
-/// (committed with it), else its own `OutputFolder`, which the command commits just before its
-/// main output.
+/// (committed with it), else its own `OutputFolder` in the run's `OutputSet`, committed with the
+/// run's other outputs.
 struct ReportDestination {
   /// The folder to write the report's files into.
   let folder: URL
@@ -31,7 +31,7 @@ struct ReportDestination {
   let within: OutputFolder?
 
   init(
-    _ path: String, flag: String, policy: OutputPolicy, force: Bool, ownFiles: Set<String>,
+    _ path: String, flag: String, outputs: OutputSet, force: Bool, ownFiles: Set<String>,
     within output: OutputFolder? = nil
   ) throws {
     let inner = try forOption(flag) { () throws -> URL? in
@@ -44,13 +44,7 @@ struct ReportDestination {
       own = nil
       return
     }
-    var policy = policy
-    if let output {
-      policy.inputs.append(.init(output.target, what: "the --output folder"))
-    }
-    let made = try forOption(flag) {
-      try policy.folder(path, force: force, ownFiles: ownFiles)
-    }
+    let made = try outputs.folder(path, label: flag, force: force, ownFiles: ownFiles)
     folder = made.url
     own = made
   }
@@ -60,9 +54,5 @@ struct ReportDestination {
     try forOption(flag) {
       if let writing = own ?? within { try writing.naming(body) } else { try body() }
     }
-  }
-
-  func commit(_ flag: String) throws {
-    try forOption(flag) { try own?.commit() }
   }
 }

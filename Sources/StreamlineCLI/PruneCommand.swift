@@ -314,20 +314,25 @@ struct Prune: ParsableCommand {
     // Every path this writes is checked, and the output's temporary folder made, before any
     // work: a refused path costs nothing, and training states spill into that folder (so a
     // parent that does not exist yet is no problem, and nothing is left outside it).
-    let policy = inputPolicy()
-    let out = try forOption("--output") { try policy.folder(output, force: force) }
+    // Every output is staged in one set and committed together at the end, or none is.
+    let outputs = OutputSet(policy: inputPolicy())
+    let out = try outputs.folder(output, label: "--output", force: force)
     let reportDestination = try report.map {
       // --force is for the checkpoint: a report folder is replaced only when it holds nothing
       // but report files, so a mistyped --report never takes a folder of the user's with it.
       try ReportDestination(
-        $0, flag: "--report", policy: policy, force: false,
+        $0, flag: "--report", outputs: outputs, force: false,
         ownFiles: AnalysisReport.files.union(TrainingChart.files), within: out)
     }
+    let ggufFile = try gguf.map { try outputs.file($0, label: "--gguf", force: force) }
 
     let loaded = try model.load()
     let config = loaded.config
     guard let folder = loaded.folder else { return }
-    if gguf != nil { try GGUFExport.requireExportable(config) }
+    // What the copy and the export will meet, checked before any work: the side files, the
+    // dtype of every tensor, and for a GGUF the tokenizer it embeds and finite weights.
+    try Surgery.checkSource(folder, values: gguf != nil)
+    if gguf != nil { try GGUFExport.check(source: folder.url, config: config) }
     var request = CompressionRequest()
     request.removal = removal.request
     request.metric = removal.metric
@@ -370,6 +375,14 @@ struct Prune: ParsableCommand {
       let counts = CalibrationCounts(
         scoring: scored, evaluation: evalSamples, training: extra,
         healing: healing.sequences(seqLen: seqLen))
+      // The peak this run will need, against every memory limit it runs under, before work.
+      try MemoryLimits.current().check(
+        MemoryEstimate.run(
+          config: config, checkpointBytes: folder.files.reduce(0) { $0 + $1.file.size },
+          seqLen: seqLen, scoring: scored, evaluation: evalSamples, training: extra,
+          healing: counts.healing, heal: request.healing,
+          memoryBudget: request.memoryBudget, trainingMemory: request.trainingMemory),
+        for: "this prune")
       if counts.total > 0 {
         let draw = try calibration.draw(for: loaded, options: model, counts: counts)
         if let merged, merged.calibrationSHA256 != draw.sha256 {
@@ -390,7 +403,8 @@ struct Prune: ParsableCommand {
         training: data?.training ?? [], healing: data?.healing ?? [], request: request,
         progress: { Progress($0, unit: "tokens") })
     } catch let error as CompressionError {
-      throw PruneRequestError(error)
+      throw PruneRequestError(
+        error, trainTokens: training.trainTokens, seqLen: calibration.sequenceLength(loaded))
     }
     if stopAfterCapture {
       emit(try Format.json(plan.capture))
@@ -414,20 +428,20 @@ struct Prune: ParsableCommand {
     }
     record.files = saved.files
     if let held = data?.evaluation, !held.isEmpty {
-      let pruned = try DecoderModel(url: out.url, precision: model.precision)
-      let evaluation = try HeldOutEvaluation.measure(
-        original: loaded, pruned: pruned,
-        plainRemoval: removal.replace == .none && plan.healing == nil
-          ? nil : plan.plainRemovalBaseline,
-        sequences: held, progress: Progress("held-out perplexity", unit: "models"))
+      let evaluation = try out.naming {
+        try HeldOutEvaluation.measure(
+          original: loaded, pruned: try DecoderModel(url: out.url, precision: model.precision),
+          plainRemoval: removal.replace == .none && plan.healing == nil
+            ? nil : plan.plainRemovalBaseline,
+          sequences: held, progress: Progress("held-out perplexity", unit: "models"))
+      }
       try forOption("--output") { try out.naming { try evaluation.record(in: out) } }
       record.evaluation = evaluation
     }
-    // The GGUF is made from the finished folder before anything is committed (it renames its own
-    // temporary file into place), so a failure there leaves no output at all.
-    if let gguf {
-      try GGUFExport(folder: out.url, fileType: ggufType).write(
-        to: gguf, progress: Progress("writing GGUF", unit: "MB"))
+    // The GGUF is made from the finished folder, named after the output the user gave.
+    if let ggufFile {
+      try GGUFExport(folder: out.url, fileType: ggufType, name: out.target.lastPathComponent)
+        .write(into: ggufFile, progress: Progress("writing GGUF", unit: "MB"))
     }
     if let reportDestination {
       try reportDestination.writing("--report") {
@@ -438,9 +452,8 @@ struct Prune: ParsableCommand {
           try TrainingChart.write(training, to: reportDestination.folder)
         }
       }
-      try reportDestination.commit("--report")
     }
-    try forOption("--output") { try out.commit() }
+    try outputs.commit()
     emit(json ? try Format.json(record.summary) : record.text)
   }
 }

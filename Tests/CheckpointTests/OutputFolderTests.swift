@@ -3,6 +3,10 @@ import Testing
 
 @testable import Checkpoint
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 @Suite struct OutputFolderTests {
   let scratch = Scratch()
 
@@ -230,7 +234,8 @@ import Testing
     #expect(listing(target) == ["x"])
   }
 
-  /// A partial of a process that is gone is removed by the next run; one of a live process stays.
+  /// A partial no run holds the lock of is removed by the next run; one whose lock is held (a
+  /// live run, in any process or PID namespace) stays, whatever its process id says.
   @Test func stalePartialsOfDeadRunsAreRemoved() throws {
     let dead = Process()
     dead.executableURL = URL(fileURLWithPath: "/bin/true")
@@ -238,13 +243,20 @@ import Testing
     dead.waitUntilExit()
     let stale = ".out.partial-\(dead.processIdentifier)-1234"
     scratch.write("\(stale)/model.safetensors", "old")
-    let live = ".out.partial-\(getppid())-99"
+    // The process id of a dead run, but the lock of a live one: it stays.
+    let live = ".out.partial-\(dead.processIdentifier)-99"
     scratch.write("\(live)/model.safetensors", "busy")
+    let held = try #require(FileNode.lock(scratch.path(live)))
+    defer { close(held) }
+    // The process id of a live one (this test's parent), but no lock: it goes.
+    let unlocked = ".out.partial-\(getppid())-98"
+    scratch.write("\(unlocked)/model.safetensors", "left by a killed run")
     let other = ".other.partial-\(dead.processIdentifier)-1"
     scratch.write("\(other)/x", "not ours")
     let output = try OutputFolder(target: scratch.url.appendingPathComponent("out"))
     #expect(!listing(scratch.url).contains(stale))
     #expect(listing(scratch.url).contains(live))
+    #expect(!listing(scratch.url).contains(unlocked))
     #expect(listing(scratch.url).contains(other))
     output.discard()
     // Single files too.

@@ -30,6 +30,15 @@ import Testing
     #expect(text?.hasPrefix("c.jsonl:1: input_ids[1]") == true, "\(text ?? "no error")")
   }
 
+  /// A 29-digit id is named as given, never cut to another number (issue 29).
+  @Test func aLongIdIsPrintedWhole() {
+    let id = "12345678901234567890123456789"
+    let text = failure {
+      try CalibrationFile.documents(Data("{\"input_ids\": [1, \(id)]}\n".utf8), path: "c.jsonl")
+    }
+    #expect(text?.contains("input_ids[1] is \(id),") == true, "\(text ?? "no error")")
+  }
+
   @Test func calibrationDocuments() throws {
     let jsonl = "{\"text\": \"a\\nb\"}\r\n{\"input_ids\": [3, 4]}\r\n\r\n"
     #expect(

@@ -19,6 +19,9 @@ import Testing
     (["analyze", "demo", "--remove", "2", "--samples", "0"], "--samples"),
     (["analyze", "demo", "--remove", "2", "--samples", "9223372036854775807"], "--samples"),
     (["analyze", "demo", "--remove", "2", "--seq-len", "0"], "--seq-len"),
+    // One token predicts nothing: a perplexity over 0 tokens would be made up (issue 29).
+    (["analyze", "demo", "--remove", "2", "--seq-len", "1"], "--seq-len"),
+    (["prune", "demo", "--output", "o", "--remove", "2", "--seq-len", "1"], "--seq-len"),
     (["analyze", "demo", "--remove", "0"], "--remove"),
     (["analyze", "demo", "--sparsity", "nan"], "--sparsity"),
     (["analyze", "demo", "--sparsity", "inf"], "--sparsity"),

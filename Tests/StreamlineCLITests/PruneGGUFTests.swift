@@ -72,8 +72,8 @@ import Testing
 
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    func listing() -> [String] {
-      ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
+    func listing(_ folder: String? = nil) -> [String] {
+      ((try? FileManager.default.contentsOfDirectory(atPath: folder ?? url.path)) ?? []).sorted()
     }
   }
 

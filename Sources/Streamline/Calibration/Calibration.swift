@@ -40,7 +40,11 @@ public enum Calibration {
     _ options: CalibrationOptions, tokenizer: Tokenizer?, vocabularySize: Int,
     progress: Progress? = nil
   ) throws -> CalibrationSet {
-    guard options.seqLen > 0 else { throw StreamlineError.badRequest("--seq-len must be positive") }
+    guard options.seqLen >= 2 else {
+      throw StreamlineError.badRequest(
+        "--seq-len is \(options.seqLen); it must be at least 2 (a sequence of one token predicts nothing)"
+      )
+    }
     guard options.samples > 0 else {
       throw StreamlineError.badRequest("--samples must be positive")
     }

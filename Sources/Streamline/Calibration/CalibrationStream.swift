@@ -78,7 +78,11 @@ public enum CalibrationStream {
     _ options: CalibrationOptions, counts: CalibrationCounts, tokenizer: Tokenizer?,
     vocabularySize: Int, progress: Progress? = nil
   ) throws -> CalibrationDraw {
-    guard options.seqLen > 0 else { throw StreamlineError.badRequest("--seq-len must be positive") }
+    guard options.seqLen >= 2 else {
+      throw StreamlineError.badRequest(
+        "--seq-len is \(options.seqLen); it must be at least 2 (a sequence of one token predicts nothing)"
+      )
+    }
     guard counts.scoring >= 0, counts.evaluation >= 0, counts.training >= 0, counts.healing >= 0,
       counts.total > 0
     else { throw StreamlineError.badRequest("no calibration sequences asked for") }

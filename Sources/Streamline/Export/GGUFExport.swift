@@ -47,13 +47,45 @@ public struct GGUFExport {
   public let naming: any GGUFNaming
   public let tokenizer: Tokenizer
   public let fileType: FileType
+  /// `general.name`: the folder's name unless given (a prune writes from its temporary folder
+  /// and names the file after the output folder the user gave).
+  public let name: String
 
-  public init(folder url: URL, fileType: FileType) throws {
+  public init(folder url: URL, fileType: FileType, name: String? = nil) throws {
+    self.name = name ?? url.standardizedFileURL.lastPathComponent
     folder = try ModelFolder(url: url)
     architecture = try Architectures.config(from: folder.configData, path: folder.configPath)
     naming = try Self.requireExportable(architecture)
+    // As strict as every other command: every tensor config.json implies, with its shape, and
+    // nothing unexplained (a layer config.json does not count is never dropped in silence).
+    try DecoderModel.checkTensors(folder: folder, config: architecture)
     tokenizer = try Tokenizer.load(from: url)
     self.fileType = fileType
+  }
+
+  /// What a prune's `--gguf` will embed, checked on the source folder before any work: the
+  /// family's GGUF naming, the tokenizer as GGUF (vocabulary, pre-tokenizer, chat template) and
+  /// the manifest's keys. The pruned folder keeps the source's tokenizer files.
+  public static func check(source url: URL, config: any Architecture) throws {
+    let naming = try requireExportable(config)
+    let tokenizer = try Tokenizer.load(from: url)
+    let folder = try ModelFolder(url: url)
+    let export = GGUFExport(
+      folder: folder, architecture: config, naming: naming, tokenizer: tokenizer,
+      fileType: .f32, name: url.lastPathComponent)
+    _ = try export.tokenizerEntries()
+  }
+
+  init(
+    folder: ModelFolder, architecture: any Architecture, naming: any GGUFNaming,
+    tokenizer: Tokenizer, fileType: FileType, name: String
+  ) {
+    self.folder = folder
+    self.architecture = architecture
+    self.naming = naming
+    self.tokenizer = tokenizer
+    self.fileType = fileType
+    self.name = name
   }
 
   /// The family's GGUF naming, or why it has none (checked before a prune starts).
@@ -74,7 +106,7 @@ public struct GGUFExport {
     var entries: [GGUF.Entry] = [
       GGUF.Entry("general.architecture", .string(naming.ggufArchitecture)),
       GGUF.Entry("general.type", .string("model")),
-      GGUF.Entry("general.name", .string(folder.url.standardizedFileURL.lastPathComponent)),
+      GGUF.Entry("general.name", .string(name)),
     ]
     entries += try naming.ggufHyperparameters()
     entries.append(GGUF.Entry("general.file_type", .uint32(GGUF.fileType(fileType.tensorType))))
@@ -123,9 +155,7 @@ public struct GGUFExport {
     }
     entries.append(GGUF.Entry("tokenizer.ggml.add_bos_token", .bool(tokenizer.addsBOS)))
     entries.append(GGUF.Entry("tokenizer.ggml.add_eos_token", .bool(tokenizer.addsEOS)))
-    if let template = try Self.chatTemplate(folder.url) {
-      entries.append(GGUF.Entry("tokenizer.chat_template", .string(template)))
-    }
+    entries += try Self.chatTemplateEntries(folder.url)
     return entries
   }
 
@@ -147,6 +177,45 @@ public struct GGUFExport {
     let ids = try tokenizer.encode(GGUFPreTokenizers.checkText, addSpecialTokens: true)
     let text = "[" + ids.map(String.init).joined(separator: ", ") + "]"
     return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+  }
+
+  /// `tokenizer.chat_template` and, for a list of named templates in tokenizer_config.json
+  /// (`[{"name": …, "template": …}]`), the others as `tokenizer.chat_template.NAME` with their
+  /// names in `tokenizer.chat_templates`, as llama.cpp's converter writes them.
+  static func chatTemplateEntries(_ folder: URL) throws -> [GGUF.Entry] {
+    let config = folder.appendingPathComponent("tokenizer_config.json")
+    if let data = FileManager.default.contents(atPath: config.path),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+      let list = object["chat_template"] as? [Any]
+    {
+      var entries: [GGUF.Entry] = []
+      var names: [String] = []
+      for item in list {
+        guard let item = item as? [String: Any], let name = item["name"] as? String,
+          let template = item["template"] as? String, !name.isEmpty
+        else {
+          throw GGUFExportError.unsupportedTokenizer(
+            path: config.path,
+            reason: "chat_template is a list whose items are not {\"name\", \"template\"} strings")
+        }
+        if name == "default" {
+          entries.insert(GGUF.Entry("tokenizer.chat_template", .string(template)), at: 0)
+        } else {
+          guard !names.contains(name) else {
+            throw GGUFExportError.unsupportedTokenizer(
+              path: config.path, reason: "chat_template names \(name) twice")
+          }
+          names.append(name)
+          entries.append(GGUF.Entry("tokenizer.chat_template.\(name)", .string(template)))
+        }
+      }
+      if !names.isEmpty {
+        entries.append(GGUF.Entry("tokenizer.chat_templates", .array(.string(names))))
+      }
+      return entries
+    }
+    return try chatTemplate(folder).map { [GGUF.Entry("tokenizer.chat_template", .string($0))] }
+      ?? []
   }
 
   /// tokenizer_config.json's `chat_template` (a string), else chat_template.jinja.
@@ -178,6 +247,9 @@ public struct GGUFExport {
       GGUF.Entry("streamline.manifest", .string(String(decoding: data, as: UTF8.self)))
     ]
     func flatten(_ value: Any, _ key: String) {
+      // A key the file already has (a `manifest` field would be `streamline.manifest`) is
+      // left out: a GGUF file holds each key once.
+      guard !entries.contains(where: { $0.key == key }) else { return }
       if let dictionary = value as? [String: Any] {
         for name in dictionary.keys.sorted() { flatten(dictionary[name]!, key + "." + name) }
       } else if let scalar = scalar(value) {
@@ -290,6 +362,15 @@ public struct GGUFExport {
     let entries = try entries()
     let tensors = try tensors()
     try GGUFWriter.write(entries, tensors: tensors, to: path) { written, total, _ in
+      progress?.update(written >> 20, of: max(1, total >> 20))
+    }
+  }
+
+  /// Writes the file into `file`, committed by the caller with the run's other outputs.
+  public func write(into file: StagedFile, progress: Progress? = nil) throws {
+    let entries = try entries()
+    let tensors = try tensors()
+    try GGUFWriter.write(entries, tensors: tensors, into: file) { written, total, _ in
       progress?.update(written >> 20, of: max(1, total >> 20))
     }
   }

@@ -70,12 +70,17 @@ public struct ScoringStats: Codable, Sendable, Equatable {
   }
 
   public func save(to url: URL) throws {
+    // Atomic, and a write error names the file in plain words.
+    try AtomicFile.write(try encoded(), to: url)
+  }
+
+  /// The file's bytes: key-sorted JSON and a newline.
+  public func encoded() throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     var data = try encoder.encode(self)
     data.append(0x0A)
-    // Atomic, and a write error names the file in plain words.
-    try AtomicFile.write(data, to: url)
+    return data
   }
 
   /// Reads and checks a statistics file (see `parse`).

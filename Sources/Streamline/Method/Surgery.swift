@@ -13,7 +13,8 @@ public enum StreamlineVersion {
 /// tokenizer and generation files copied, and a `streamline.json` manifest. All or nothing: the
 /// output appears only when complete.
 public enum Surgery {
-  /// Files copied from the source folder as they are.
+  /// Files copied from the source folder: their contents (a hub cache's symbolic links into
+  /// `../../blobs` are followed and written as files), regular files only.
   public static let companionFiles = [
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
     "vocab.json", "merges.txt", "added_tokens.json", "generation_config.json",
@@ -55,7 +56,8 @@ public enum Surgery {
       if let override = overrides[name] {
         tensors.append(try override(newName))
       } else {
-        tensors.append(try WritableTensor(copying: name, from: source, as: newName))
+        tensors.append(
+          try WritableTensor(copying: name, from: source, as: newName, checked: true))
       }
     }
     let saved = try CheckpointWriter.save(
@@ -65,7 +67,7 @@ public enum Surgery {
       try json(config.editedConfig(source.config, removing: removed)), as: "config.json")
     for name in companionFiles {
       let file = source.url.appendingPathComponent(name)
-      if FileManager.default.fileExists(atPath: file.path) { try output.copy(file) }
+      if FileManager.default.fileExists(atPath: file.path) { try output.copyContents(file) }
     }
     var record = manifest
     record["tool"] = "streamline \(StreamlineVersion.current)"
@@ -94,6 +96,16 @@ public enum Surgery {
       }
     }
     return overrides
+  }
+
+  /// Checks before any work what the copy pass would otherwise refuse after it: every side file
+  /// present is a regular file (after symbolic links; a FIFO would block), every tensor F32, F16
+  /// or BF16, and with `values` every value finite.
+  public static func checkSource(_ source: ModelFolder, values: Bool) throws {
+    for name in companionFiles {
+      try InputFile.requireRegular(source.url.appendingPathComponent(name).path)
+    }
+    try source.requireSound(values: values)
   }
 
   static func check(_ removed: Set<Int>, config: any Architecture) throws {
