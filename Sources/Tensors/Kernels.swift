@@ -112,34 +112,23 @@ public enum Kernels {
   public static func siluGate(
     _ fused: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, width: Int
   ) {
-    Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
-      for r in range {
-        let gate = fused + r * 2 * width
-        let up = gate + width
-        let dst = out + r * width
-        var c = 0
-        while c + 8 <= width {
-          let g = UnsafeRawPointer(gate + c).loadUnaligned(as: VectorMath.Vector.self)
-          let u = UnsafeRawPointer(up + c).loadUnaligned(as: VectorMath.Vector.self)
-          UnsafeMutableRawPointer(dst + c).storeBytes(
-            of: VectorMath.silu(g) * u, as: VectorMath.Vector.self)
-          c += 8
-        }
-        while c < width {
-          let g = gate[c]
-          dst[c] = g / (1 + expf(-g)) * up[c]
-          c += 1
-        }
-      }
-    }
+    gate(SiLU.self, fused, out: out, rows: rows, width: width)
   }
 
   /// `out[r, c] = gelu_tanh(gate[r, c]) · up[r, c]` (transformers' `gelu_pytorch_tanh`, the
   /// Gemma gate), gate and up being the two halves of each row of `fused` (`[rows, 2·width]`).
-  /// `0.5·g·(1 + tanh(y))` is computed as `g·σ(2y)`, the same function without the
-  /// cancellation of `1 + tanh(y)` for very negative g.
   public static func geluTanhGate(
     _ fused: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, width: Int
+  ) {
+    gate(GELUTanh.self, fused, out: out, rows: rows, width: width)
+  }
+
+  /// `out[r, c] = act(gate[r, c]) · up[r, c]`, gate and up the two halves of each row of
+  /// `fused` (`[rows, 2·width]`): the one loop of every gated MLP, specialised per activation.
+  @inline(__always)
+  static func gate<Activation: GateActivation>(
+    _: Activation.Type, _ fused: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+    rows: Int, width: Int
   ) {
     Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
       for r in range {
@@ -151,11 +140,11 @@ public enum Kernels {
           let g = UnsafeRawPointer(gate + c).loadUnaligned(as: VectorMath.Vector.self)
           let u = UnsafeRawPointer(up + c).loadUnaligned(as: VectorMath.Vector.self)
           UnsafeMutableRawPointer(dst + c).storeBytes(
-            of: VectorMath.geluTanh(g) * u, as: VectorMath.Vector.self)
+            of: Activation.value(g) * u, as: VectorMath.Vector.self)
           c += 8
         }
         while c < width {
-          dst[c] = geluTanh(gate[c]) * up[c]
+          dst[c] = Activation.value(gate[c]) * up[c]
           c += 1
         }
       }
@@ -166,6 +155,8 @@ public enum Kernels {
   static let geluFactor: Float = 0.797_884_56
   static let geluCubic: Float = 0.044_715
 
+  /// `0.5·g·(1 + tanh(y))` computed as `g·σ(2y)`, the same function without the cancellation
+  /// of `1 + tanh(y)` for very negative g.
   @inline(__always)
   static func geluTanh(_ g: Float) -> Float {
     let y = geluFactor * (g + geluCubic * g * g * g)

@@ -108,21 +108,7 @@ extension Kernels {
     _ dOut: UnsafePointer<Float>, fused: UnsafePointer<Float>,
     dFused: UnsafeMutablePointer<Float>, rows: Int, width: Int
   ) {
-    Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
-      for r in range {
-        let gate = fused + r * 2 * width  // [I]
-        let up = gate + width  // [I]
-        let dGate = dFused + r * 2 * width  // [I]
-        let dUp = dGate + width  // [I]
-        let d = dOut + r * width  // [I]
-        for c in 0..<width {
-          let g = gate[c]
-          let sigmoid = 1 / (1 + expf(-g))
-          dGate[c] += d[c] * up[c] * sigmoid * (1 + g * (1 - sigmoid))
-          dUp[c] += d[c] * g * sigmoid
-        }
-      }
-    }
+    gateBackward(SiLU.self, dOut, fused: fused, dFused: dFused, rows: rows, width: width)
   }
 
   /// Backward of `geluTanhGate`: `a = gelu_tanh(g) · u` with `gelu_tanh(g) = g·σ(2y)`,
@@ -136,6 +122,16 @@ extension Kernels {
     _ dOut: UnsafePointer<Float>, fused: UnsafePointer<Float>,
     dFused: UnsafeMutablePointer<Float>, rows: Int, width: Int
   ) {
+    gateBackward(GELUTanh.self, dOut, fused: fused, dFused: dFused, rows: rows, width: width)
+  }
+
+  /// Backward of `gate`: adds each activation's `gradients` into the gate and up halves of
+  /// `dFused` (`[rows, 2·width]`).
+  @inline(__always)
+  static func gateBackward<Activation: GateActivation>(
+    _: Activation.Type, _ dOut: UnsafePointer<Float>, fused: UnsafePointer<Float>,
+    dFused: UnsafeMutablePointer<Float>, rows: Int, width: Int
+  ) {
     Parallel.chunks(rows, grain: max(1, 16384 / max(width, 1))) { range in
       for r in range {
         let gate = fused + r * 2 * width  // [I]
@@ -144,12 +140,9 @@ extension Kernels {
         let dUp = dGate + width  // [I]
         let d = dOut + r * width  // [I]
         for c in 0..<width {
-          let g = gate[c]
-          let y = geluFactor * (g + geluCubic * g * g * g)
-          let dy = geluFactor * (1 + 3 * geluCubic * g * g)
-          let sigmoid = 1 / (1 + expf(-2 * y))
-          dGate[c] += d[c] * up[c] * (sigmoid + g * sigmoid * (1 - sigmoid) * 2 * dy)
-          dUp[c] += d[c] * g * sigmoid
+          let (gateGradient, upGradient) = Activation.gradients(d[c], gate: gate[c], up: up[c])
+          dGate[c] += gateGradient
+          dUp[c] += upGradient
         }
       }
     }

@@ -122,7 +122,7 @@ import Testing
     let model = try DecoderModel(url: Fixtures.model("llama-bf16"), precision: .bf16)
     #expect(model.precision == Precision.bf16.effective)
     let layer = try #require(try model.layer(0) as? LlamaLayer)
-    switch layer.qkv.weight {
+    switch layer.attention.qkv.weight {
     case .bf16: #expect(CPU.nativeBF16)
     case .f32: #expect(!CPU.nativeBF16)
     }

@@ -274,18 +274,18 @@ import Testing
       try Architectures.config(from: folder.configData, path: folder.configPath) as! LlamaConfig
     let layer = try LlamaLayer.load(2, config: config, from: folder, precision: .f32)
     let batch = Batch(lengths: [5, 4])
-    let tables = RopeTables(rope: config.rope, count: batch.span)
+    let context = LayerContext(batch: batch)
     let x = Self.tensor([batch.rows, config.hiddenSize], seed: 18, scale: 2)
     let r = Self.tensor(x.shape, seed: 19)
     let loss = {
       let y = x.copy()
-      layer.forward(y.pointer, batch: batch, rope: tables)
+      layer.forward(y.pointer, batch: batch, context: context)
       return Self.project(y.pointer, r)
     }
-    let gradients = LlamaLayer.Gradients(zerosFor: layer)
+    let gradients = LayerGradients(zerosFor: layer)
     let dx = r.copy()
     layer.backward(
-      input: x.pointer, gradient: dx.pointer, into: gradients, batch: batch, rope: tables)
+      input: x.pointer, gradient: dx.pointer, into: gradients, batch: batch, context: context)
     var errors = [
       "input": Self.error(
         of: x.pointer, analytic: dx, indices: Self.sample(40, below: x.count, seed: 20), loss: loss)

@@ -153,11 +153,11 @@ func expectHeadMatchesPyTorch(fixture name: String, model variant: String) throw
     let model = try DecoderModel(url: Fixtures.model(variant))
     let layer = try model.layer(1) as! LlamaLayer
     let batch = Batch(lengths: fixture.lengths)
-    let tables = RopeTables(rope: (model.config as! LlamaConfig).rope, count: batch.span)
+    let context = LayerContext(batch: batch)
     let plain = try fixture.tensor("x")
     let saving = plain.copy()
-    layer.forward(plain.pointer, batch: batch, rope: tables)
-    _ = layer.forwardSaving(saving.pointer, batch: batch, rope: tables)
+    layer.forward(plain.pointer, batch: batch, context: context)
+    _ = layer.forwardSaving(saving.pointer, batch: batch, context: context)
     #expect(plain.toArray() == saving.toArray())
   }
 

@@ -15,8 +15,7 @@ extension GemmaConfig: Architecture {
   public func layerPrefix(_ layer: Int) -> String { "model.layers.\(layer)." }
 
   public func layerTensors(_ layer: Int) -> [(name: String, shape: [Int])] {
-    let p = layerPrefix(layer)
-    return GemmaLayer.table(self).flatMap { $0.parts.map { (p + $0.name, $0.shape) } }
+    layerSpec(layer).tensors(prefix: layerPrefix(layer))
   }
 
   /// The LM head's weight: its own tensor, or the embeddings when they are tied.
@@ -68,7 +67,7 @@ extension GemmaConfig: Architecture {
   public func randomLayer(precision: Precision, using generator: inout SplitMix)
     -> any DecoderLayer
   {
-    GemmaLayer.random(index: 0, config: self, precision: precision, using: &generator)
+    layerSpec(0).random(GemmaLayer.self, precision: precision, using: &generator)
   }
 
   public func randomHead(precision: Precision, using generator: inout SplitMix)

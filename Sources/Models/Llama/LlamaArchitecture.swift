@@ -34,7 +34,8 @@ extension LlamaConfig: Architecture {
   public func randomLayer(precision: Precision, using generator: inout SplitMix)
     -> any DecoderLayer
   {
-    LlamaLayer.random(config: self, precision: precision, using: &generator)
+    layerSpec(window: layerWindows.first ?? nil).random(
+      LlamaLayer.self, precision: precision, using: &generator)
   }
 
   public func randomHead(precision: Precision, using generator: inout SplitMix)

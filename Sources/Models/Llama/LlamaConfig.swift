@@ -181,8 +181,7 @@ public struct LlamaConfig: Sendable, Equatable {
 
   /// Every tensor of decoder layer `layer`, with its shape, in parameter-table order.
   public func layerTensors(_ layer: Int) -> [(name: String, shape: [Int])] {
-    let p = Self.layerPrefix(layer)
-    return LlamaLayer.table(self).flatMap { $0.parts.map { (p + $0.name, $0.shape) } }
+    layerSpec(window: nil).tensors(prefix: Self.layerPrefix(layer))
   }
 
   /// The LM head's weight: its own tensor, or the embeddings when they are tied.

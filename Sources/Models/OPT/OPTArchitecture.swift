@@ -13,8 +13,7 @@ extension OPTConfig: Architecture {
   public func layerPrefix(_ layer: Int) -> String { decoderPrefix + "layers.\(layer)." }
 
   public func layerTensors(_ layer: Int) -> [(name: String, shape: [Int])] {
-    let p = layerPrefix(layer)
-    return OPTLayer.table(self).flatMap { $0.parts.map { (p + $0.name, $0.shape) } }
+    layerSpec.tensors(prefix: layerPrefix(layer))
   }
 
   public var globalTensors: [(name: String, shape: [Int])] {
@@ -99,7 +98,7 @@ extension OPTConfig: Architecture {
   public func randomLayer(precision: Precision, using generator: inout SplitMix)
     -> any DecoderLayer
   {
-    OPTLayer.random(config: self, precision: precision, using: &generator)
+    layerSpec.random(layerType, precision: precision, using: &generator)
   }
 
   public func randomHead(precision: Precision, using generator: inout SplitMix)

@@ -120,8 +120,7 @@ extension Phi3Config: Architecture {
   public func layerPrefix(_ layer: Int) -> String { "model.layers.\(layer)." }
 
   public func layerTensors(_ layer: Int) -> [(name: String, shape: [Int])] {
-    let p = layerPrefix(layer)
-    return Phi3Layer.table(self).flatMap { $0.parts.map { (p + $0.name, $0.shape) } }
+    layerSpec.tensors(prefix: layerPrefix(layer))
   }
 
   public var globalTensors: [(name: String, shape: [Int])] {
@@ -159,7 +158,7 @@ extension Phi3Config: Architecture {
   public func randomLayer(precision: Precision, using generator: inout SplitMix)
     -> any DecoderLayer
   {
-    Phi3Layer.random(config: self, precision: precision, using: &generator)
+    layerSpec.random(Phi3Layer.self, precision: precision, using: &generator)
   }
 
   public func randomHead(precision: Precision, using generator: inout SplitMix)

@@ -37,8 +37,7 @@ extension Qwen3Config: Architecture {
   public func layerPrefix(_ layer: Int) -> String { base.layerPrefix(layer) }
 
   public func layerTensors(_ layer: Int) -> [(name: String, shape: [Int])] {
-    let p = base.layerPrefix(layer)
-    return Qwen3Layer.tableParts(base).flatMap { $0.map { (p + $0.name, $0.shape) } }
+    layerSpec(window: nil).tensors(prefix: base.layerPrefix(layer))
   }
 
   public var globalTensors: [(name: String, shape: [Int])] { base.globalTensors }
@@ -66,11 +65,8 @@ extension Qwen3Config: Architecture {
   public func randomLayer(precision: Precision, using generator: inout SplitMix)
     -> any DecoderLayer
   {
-    let d = headDim
-    let ones = { Tensor(shape: [d], values: .init(repeating: 1, count: d)) }
-    return Qwen3Layer(
-      base: LlamaLayer.random(config: base, precision: precision, using: &generator),
-      qNorm: ones(), kNorm: ones())
+    layerSpec(window: base.layerWindows.first ?? nil).random(
+      Qwen3Layer.self, precision: precision, using: &generator)
   }
 
   public func randomHead(precision: Precision, using generator: inout SplitMix)
