@@ -17,7 +17,7 @@ public final class AttentionBlock: @unchecked Sendable {
     var kvHeads: Int
     var headDim: Int
     var headNorms: HeadNormsSpec?
-    /// None: positions come from elsewhere (OPT's learned embeddings).
+    /// nil where positions come from elsewhere (OPT's learned embeddings).
     var rope: Rope?
     /// The scores' scale; nil for `1/√D`.
     var scale: Float?
