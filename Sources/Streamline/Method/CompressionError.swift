@@ -37,6 +37,19 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
   case degenerateLinearFit
   /// Every block of `width` layers holds an earlier block's replacement.
   case noBlockBesideReplacements(width: Int)
+  /// A list of layers to remove that cannot be read or applied; `reason` says why.
+  case layerList(text: String, reason: String)
+  /// Fewer than one layer to remove.
+  case removalBelowOne(Int)
+  /// More layers than can go: `maximum` leaves one layer (beside the replacement, when
+  /// `besideReplacement`).
+  case removalLeavesNoLayer(requested: Int, layers: Int, maximum: Int, besideReplacement: Bool)
+  /// A parameter share outside (0, 1).
+  case sparsityOutOfRange(Double)
+  /// A parameter share more than the `maximum` layers that can go remove (`share` of all).
+  case sparsityUnreachable(sparsity: Double, maximum: Int, share: Double)
+  /// A metric that picks scattered layers, for a replacement that takes one block's place.
+  case scatteredMetric(ImportanceMetric)
 
   public var description: String {
     switch self {
@@ -74,6 +87,18 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
       "the MLP outputs before the block are degenerate; the linear map cannot be fitted"
     case .noBlockBesideReplacements(let width):
       "every block of \(width) layers holds an earlier block's replacement; remove the layers in fewer blocks"
+    case .layerList(let text, let reason):
+      "layers \(text): \(reason)"
+    case .removalBelowOne(let n):
+      "at least 1 layer must go, not \(n)"
+    case .removalLeavesNoLayer(let n, let layers, let maximum, let beside):
+      "removing \(n) layers leaves no layer of \(layers)\(beside ? " beside the replacement" : "") (at most \(maximum))"
+    case .sparsityOutOfRange(let s):
+      "the sparsity must lie strictly between 0 and 1, not \(s)"
+    case .sparsityUnreachable(let s, let maximum, let share):
+      "a sparsity of \(s) needs more than the \(maximum) layers that can go (\(String(format: "%.3f", share)) at most)"
+    case .scatteredMetric(let metric):
+      "the \(metric.rawValue) metric picks layers that need not be contiguous; only plain removal can take them"
     }
   }
 }

@@ -1,13 +1,13 @@
 import Foundation
 
-/// `--layers`: the layers a user names for removal, 0-based, as ranges and lists ("10-13",
+/// The layers a user names for removal, 0-based, as ranges and lists ("10-13",
 /// "3,5,7", "2-4,9").
 public enum LayerSelection {
   /// The distinct layers `text` names, sorted, checked against a model of `layerCount` layers:
   /// every number inside 0..<layerCount (before a range is expanded, so "0-99999999999" is an
   /// error, not an allocation), and at least one layer left.
   public static func parse(_ text: String, layerCount: Int) throws -> [Int] {
-    func fail(_ reason: String) -> StreamlineError { .badRequest("--layers \(text): \(reason)") }
+    func fail(_ reason: String) -> CompressionError { .layerList(text: text, reason: reason) }
     var layers = Set<Int>()
     for part in text.split(separator: ",", omittingEmptySubsequences: false) {
       let bounds = part.trimmingCharacters(in: .whitespaces).split(

@@ -7,7 +7,7 @@ public enum DemoModel {
 
   /// The repository this binary was built from; the demo lives in it.
   static let sourceRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   /// The project folder holding `demo/`: $STREAMLINE_HOME, the repository this binary was
   /// built from, or the current folder.
