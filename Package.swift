@@ -33,24 +33,32 @@ let package = Package(
     .target(
       name: "Streamline",
       dependencies: [
-        "Models", "Tokenizers", "Evaluation", "Checkpoint",
+        "Models", "Tokenizers", "Evaluation", "Checkpoint", "Tensors",
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: settings),
     .executableTarget(
       name: "StreamlineCLI",
       dependencies: [
-        "Streamline", "Tokenizers", "Evaluation",
+        "Streamline", "Tokenizers", "Evaluation", "Checkpoint", "Models", "Tensors",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: settings),
     .testTarget(
-      name: "StreamlineCLITests", dependencies: ["StreamlineCLI", "Checkpoint", "Tensors"],
+      name: "StreamlineCLITests",
+      dependencies: [
+        "StreamlineCLI", "Streamline", "Checkpoint", "Evaluation", "Models", "Tensors",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       swiftSettings: settings),
-    .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: settings),
-    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: settings),
+    .testTarget(
+      name: "TensorsTests", dependencies: ["Tensors", "CDNNL"], swiftSettings: settings),
+    .testTarget(
+      name: "CheckpointTests", dependencies: ["Checkpoint", "Tensors"], swiftSettings: settings),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: settings),
-    .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: settings),
+    .testTarget(
+      name: "ModelsTests", dependencies: ["Models", "Checkpoint", "Tensors"],
+      swiftSettings: settings),
     .testTarget(
       name: "StreamlineTests",
       dependencies: ["Streamline", "Models", "Checkpoint", "Tokenizers", "Tensors", "Evaluation"],

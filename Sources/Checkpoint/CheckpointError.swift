@@ -16,6 +16,13 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
   /// An output folder Streamline will not write: inside the input model, or existing without
   /// `force`.
   case outputRefused(path: String, reason: String)
+  /// An output folder that exists (or `appeared` while being written) and is not empty, which
+  /// only an explicit request to replace it may replace.
+  case outputNotEmpty(path: String, appeared: Bool)
+  /// An output file that exists, which only an explicit request to replace it may replace.
+  case outputFileExists(path: String)
+  /// A size that is not like "5GB" or "500MB", or is above `ByteSize.maximum`.
+  case notASize(String)
 
   public var description: String {
     switch self {
@@ -51,6 +58,14 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
       return "\(path): cannot write: \(reason)"
     case .outputRefused(let path, let reason):
       return "\(path): refusing to write the output here: \(reason)"
+    case .outputNotEmpty(let path, let appeared):
+      return
+        "\(path): refusing to write the output here: the folder \(appeared ? "appeared" : "exists") and is not empty; replacing it must be asked for"
+    case .outputFileExists(let path):
+      return
+        "\(path): refusing to write the output here: the file exists; replacing it must be asked for"
+    case .notASize(let text):
+      return "\(text) is not a size like 5GB or 500MB (at most 1000TB)"
     }
   }
 }

@@ -66,11 +66,13 @@ public final class OutputFolder: @unchecked Sendable {
         replaceable = true
       }
       if !contents.isEmpty && !replaceable {
+        guard !ownFiles.isEmpty else {
+          throw CheckpointError.outputNotEmpty(path: path, appeared: false)
+        }
         throw CheckpointError.outputRefused(
           path: path,
-          reason: ownFiles.isEmpty
-            ? "the folder exists and is not empty; use --force to replace it"
-            : "the folder exists and holds files this does not write; choose a new or empty folder")
+          reason:
+            "the folder exists and holds files this does not write; choose a new or empty folder")
       }
     }
     self.force = replaceable
@@ -244,8 +246,7 @@ public final class OutputFolder: @unchecked Sendable {
         throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(code))
       }
       guard force else {
-        throw CheckpointError.outputRefused(
-          path: path, reason: "the folder appeared and is not empty; use --force to replace it")
+        throw CheckpointError.outputNotEmpty(path: path, appeared: true)
       }
       switch Self.exchange(url.path, path) {
       case 0:

@@ -287,8 +287,7 @@ public final class StagedFile: @unchecked Sendable {
   ) throws {
     let url = try policy.file(path)
     if force == false, FileNode.exists(url.path) {
-      throw CheckpointError.outputRefused(
-        path: path, reason: "the file exists; use --force to replace it")
+      throw CheckpointError.outputFileExists(path: path)
     }
     try self.init(checked: url, registry: registry)
   }

@@ -104,10 +104,9 @@ public struct TaskFile: Sendable {
       }
       if detected == nil {
         guard let found = TaskFormat.detect(object) else {
-          throw fail(
-            "cannot tell the task layout from the fields \(object.keys.sorted()); "
-              + "use {\"context\", \"choices\", \"label\"} or name one with --format ("
-              + TaskFormat.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+          throw EvaluationError.unknownTaskLayout(
+            path: path, line: lineNumber, fields: object.keys.sorted(),
+            formats: TaskFormat.allCases.map(\.rawValue))
         }
         detected = found
       }

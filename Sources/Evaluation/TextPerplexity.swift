@@ -213,9 +213,9 @@ public struct TextScorer {
   }
 
   public func windows(documents: [String], seqLen: Int, stride: Int) throws -> [TextWindow] {
-    guard seqLen >= 1 else { throw EvaluationError.invalid("--seq-len must be at least 1") }
+    guard seqLen >= 1 else { throw EvaluationError.windowLength(seqLen) }
     guard stride >= 1 && stride <= seqLen else {
-      throw EvaluationError.invalid("--stride must be between 1 and --seq-len (\(seqLen))")
+      throw EvaluationError.windowStride(stride: stride, seqLen: seqLen)
     }
     var out: [TextWindow] = []
     for (d, document) in documents.enumerated() {

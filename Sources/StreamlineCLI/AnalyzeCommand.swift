@@ -67,7 +67,7 @@ struct Analyze: ParsableCommand {
     }
     if let shard {
       // More shards than sequences leaves some empty, and I·samples must not overflow.
-      let (_, count) = try ScoringStats.parseShard(shard)
+      let (_, count) = try ErrorWording.wording { try ScoringStats.parseShard(shard) }
       guard count <= calibration.samples else {
         throw ValidationError(
           "--shard \(shard): \(count) shards of \(calibration.samples) sequences leave some empty; use at most \(calibration.samples)"
@@ -79,63 +79,18 @@ struct Analyze: ParsableCommand {
     }
   }
 
+  /// Library errors are worded with this command's flags here, where the command runs.
   func run() throws {
+    try ErrorWording.wording { try execute() }
+  }
+
+  func execute() throws {
     if let n = curve.curve, let heldout = curve.heldout {
       return try runCurve(n, heldout: heldout)
     }
-    // The paths this writes, checked before any work.
-    var policy = OutputPolicy()
-    policy.add(model.path, as: "the input model folder")
-    policy.add(calibration.source(model), as: "the calibration data")
-    for file in merge { policy.add(file, as: "the --merge file") }
-    // Both outputs are staged now and committed together at the end. The report folder is
-    // replaced whole, so it must not hold the statistics file.
-    let outputs = OutputSet(policy: policy)
-    let statsFile = try saveStats.map { try outputs.file($0, label: "--save-stats") }
-    let reportDestination = try report.map {
-      try ReportDestination(
-        $0, flag: "--report", outputs: outputs, force: false, ownFiles: AnalysisReport.files)
-    }
-
-    let loaded = try model.load()
-    guard let folder = loaded.folder else { return }
-    let configHash = ScoringStats.configHash(folder.configData)
-    let stats: ScoringStats
-    if !merge.isEmpty {
-      stats = try Self.mergeStats(merge, configSHA256: configHash).header
-    } else {
-      let (index, count) = try shard.map(ScoringStats.parseShard) ?? (0, 1)
-      try MemoryLimits.current().check(
-        MemoryEstimate.run(
-          config: loaded.config, checkpointBytes: folder.files.reduce(0) { $0 + $1.file.size },
-          seqLen: calibration.sequenceLength(loaded), scoring: calibration.samples, evaluation: 0,
-          training: 0, memoryBudget: try calibration.memoryBudgetBytes(), trainingMemory: 0),
-        for: "this analysis")
-      let data = try calibration.draw(
-        for: loaded, options: model, counts: CalibrationCounts(scoring: calibration.samples))
-      let range = ScoringStats.range(shard: index, of: count, samples: calibration.samples)
-      guard !range.isEmpty else {
-        throw ValidationError(
-          "--shard \(shard!): \(calibration.samples) sequences leave this shard empty; use fewer shards"
-        )
-      }
-      let sums = try Similarity.measureSums(
-        model: loaded, sequences: Array(data.scoring[range]),
-        memoryBudget: try calibration.memoryBudgetBytes(),
-        progress: Progress("scoring layers", unit: "tokens"))
-      stats = ScoringStats(
-        configSHA256: configHash, calibrationSHA256: data.sha256, seed: calibration.seed,
-        seqLen: calibration.sequenceLength(loaded), samples: calibration.samples, shard: index,
-        shards: count, sums: sums)
-    }
-    // The outputs are written last, into their temporary places, then committed together, so
-    // that a failure leaves neither behind.
-    func save() throws {
-      if let statsFile { try statsFile.write(try stats.encoded()) }
-      try outputs.commit()
-    }
-    guard let request = removal.request else {
-      try save()
+    let result = try AnalysisJob(try request()).run()
+    let stats = result.statistics
+    guard let analysis = result.analysis else {
       emit(
         "scored shard \(stats.shard)/\(stats.shards): \(stats.sums.samples) sequences, \(stats.sums.tokens) tokens; statistics in \(saveStats!)"
       )
@@ -146,28 +101,28 @@ struct Analyze: ParsableCommand {
         "shard \(stats.shard)/\(stats.shards) alone (\(stats.sums.samples) of \(stats.samples) sequences); merge every shard's --save-stats with --merge for the full result"
       )
     }
-    let count = try Importance.layerCount(
-      request, config: loaded.config, replacement: removal.replace)
-    let analysis = try Importance.analyze(
-      stats.sums.matrix, config: loaded.config, metric: removal.metric, removing: count,
-      replacement: removal.replace)
-    if let reportDestination {
-      try reportDestination.writing("--report") {
-        try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
-      }
-    }
-    try save()
     emit(output.json ? try Format.json(analysis) : AnalysisReport.table(analysis))
     if let report, !output.json {
       emit("report: \(report)/summary.md, similarity.svg, blocks.svg, analysis.json")
     }
   }
 
-  /// Reads and merges statistics files.
-  static func mergeStats(_ paths: [String], configSHA256: String) throws -> (
-    header: ScoringStats, sums: SimilaritySums
-  ) {
-    try ScoringStats.merge(
-      try paths.map { (path: $0, stats: try ScoringStats.load($0)) }, configSHA256: configSHA256)
+  /// The request the flags make.
+  func request() throws -> AnalysisRequest {
+    var request = AnalysisRequest(model: model.model)
+    request.precision = model.precision.announced
+    request.calibration = calibration.calibrationSource
+    request.samples = calibration.samples
+    request.memoryBudget = try calibration.memoryBudgetBytes()
+    request.removal = removal.request
+    request.metric = removal.metric
+    request.replacement = removal.replace
+    request.report = report
+    request.shard = shard
+    request.saveStatistics = saveStats
+    request.merge = merge
+    request.mergeName = "the --merge file"
+    request.statisticsName = "the --save-stats file"
+    return request
   }
 }

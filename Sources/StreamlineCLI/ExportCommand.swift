@@ -3,27 +3,6 @@ import Checkpoint
 import Foundation
 import Streamline
 
-extension GGUFExport.FileType: ExpressibleByArgument {}
-
-/// Where a GGUF file may be written: never a folder, never inside an input model folder, and
-/// an existing file only with --force. Checked before any work starts.
-/// A `--gguf` file, checked before any work by the one output policy every written path goes
-/// through (never blank, never the current folder, never inside or onto an input, never a
-/// folder), and, being a single file, replaced only with `--force`.
-enum GGUFTarget {
-  static func check(_ path: String, policy: OutputPolicy, force: Bool, flag: String) throws {
-    // One line naming the flag, as every refused output path is (a ValidationError would add
-    // the command's usage).
-    try forOption(flag) {
-      let url = try policy.file(path)
-      if FileManager.default.fileExists(atPath: url.path) && !force {
-        throw CheckpointError.outputRefused(
-          path: path, reason: "the file exists; use --force to replace it")
-      }
-    }
-  }
-}
-
 struct Export: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Write a model folder (an original or a pruned one) as a GGUF file for llama.cpp.")
@@ -50,7 +29,7 @@ struct Export: ParsableCommand {
   func validate() throws {
     var policy = OutputPolicy()
     policy.add(model, as: "the input model folder")
-    try GGUFTarget.check(gguf, policy: policy, force: force, flag: "--gguf")
+    try GGUFTarget.check(gguf, policy: policy, force: force)
   }
 
   /// `export --json`.
@@ -63,7 +42,12 @@ struct Export: ParsableCommand {
     let seconds: Double
   }
 
+  /// Library errors are worded with this command's flags here, where the command runs.
   func run() throws {
+    try ErrorWording.wording { try execute() }
+  }
+
+  func execute() throws {
     let start = Date()
     var policy = OutputPolicy()
     policy.add(model, as: "the input model folder")

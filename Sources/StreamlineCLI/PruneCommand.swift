@@ -4,191 +4,6 @@ import Foundation
 import Models
 import Streamline
 
-extension TrainingLoss: ExpressibleByArgument {}
-extension ReplacementInit: ExpressibleByArgument {}
-extension SelectionKind: ExpressibleByArgument {}
-
-/// How the replacement is trained.
-struct TrainingArguments: ParsableArguments {
-  @Option(
-    name: .customLong("train-samples"), help: "Calibration sequences that train the replacement.")
-  var trainSamples = CalibrationCounts.defaultTraining
-
-  @Option(
-    help:
-      "Training loss: mse (hidden states), lm (the pruned model's language-model loss) or kd (distillation: KL to the original model's next-token distribution)."
-  )
-  var loss: TrainingLoss = .kd
-
-  @Option(
-    name: .customLong("init"),
-    help:
-      "Replacement start: first (the block's first layer), linear (that layer with the training-free linear map folded in), merge (similarity-weighted average of the block's layers), auto (the best of them on the validation split)."
-  )
-  var initialization: ReplacementInit = .auto
-
-  @Option(help: "Passes over the training sequences.")
-  var epochs = TrainingOptions().epochs
-
-  @Option(help: "Peak learning rate (AdamW, after warm-up, cosine decay).")
-  var lr = TrainingOptions().learningRate
-
-  @Option(name: .customLong("min-lr"), help: "Learning rate at the end of the cosine decay.")
-  var minLr = TrainingOptions().minimumLearningRate
-
-  @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay.")
-  var weightDecay = TrainingOptions().weightDecay
-
-  @Option(help: "Share of the steps spent warming up.")
-  var warmup = TrainingOptions().warmupFraction
-
-  @Option(help: "Global gradient-norm clip.")
-  var clip = TrainingOptions().gradientClip
-
-  @Option(name: .customLong("micro-batch"), help: "Sequences per forward and backward.")
-  var microBatch = TrainingOptions().microBatch
-
-  @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step.")
-  var gradAccum = TrainingOptions().accumulation
-
-  @Option(name: .customLong("val-fraction"), help: "Share of training sequences held out.")
-  var valFraction = TrainingOptions().validationFraction
-
-  @Option(
-    name: .customLong("train-tokens"),
-    help:
-      "Training budget in tokens, instead of --train-samples: this many tokens' worth of sequences, streamed from the calibration source."
-  )
-  var trainTokens: Int?
-
-  @Option(
-    name: .customLong("train-memory"),
-    help: "GiB of training states kept in memory before spilling to disk.")
-  var trainMemory = CompressionRequest.defaultTrainingMemoryGiB
-
-  @Flag(
-    name: .customLong("heal-neighbors"),
-    help:
-      "Also train the layer before the block and (lm, kd) the layer after it, at --heal-lr-scale times the learning rate."
-  )
-  var healNeighbors = false
-
-  @Option(
-    name: .customLong("heal-lr-scale"),
-    help: "The healed neighbours' learning rate as a share of the replacement's.")
-  var healLrScale = TrainingOptions().healRateScale
-
-  var options: TrainingOptions {
-    var options = TrainingOptions()
-    options.loss = loss
-    options.initialization = initialization
-    options.epochs = epochs
-    options.learningRate = lr
-    options.minimumLearningRate = minLr
-    options.weightDecay = weightDecay
-    options.warmupFraction = warmup
-    options.gradientClip = clip
-    options.microBatch = microBatch
-    options.accumulation = gradAccum
-    options.validationFraction = valFraction
-    options.healNeighbors = healNeighbors
-    options.healRateScale = healLrScale
-    return options
-  }
-
-  /// Training sequences of `seqLen` tokens: --train-tokens' worth, else --train-samples.
-  func sequences(seqLen: Int) -> Int {
-    trainTokens.map { max(1, $0 / seqLen) } ?? trainSamples
-  }
-
-  /// `--train-memory` in bytes (checked, as `--memory-budget`).
-  func trainMemoryBytes() throws -> Int {
-    try checkingFlags { try Settings.bytes(gibibytes: trainMemory, .trainingMemory) }
-  }
-
-  func validate() throws {
-    try checkingFlags {
-      if let trainTokens {
-        // 2^50 tokens: past any data set, and the sequence counts it makes still add up safely.
-        try Settings.integer(trainTokens, .trainingTokens, in: 1...(1 << 50))
-      }
-      try Settings.integer(trainSamples, .trainingSamples, in: 0...Settings.maximumCount)
-      try options.validate()
-    }
-    _ = try trainMemoryBytes()
-  }
-}
-
-extension HealScope: ExpressibleByArgument {}
-
-/// Whether and how the whole pruned model heals after the replacement.
-struct HealingArguments: ParsableArguments {
-  @Option(
-    help:
-      "Heal the pruned model by distillation from the original after the replacement, training: lora (low-rank adapters on every layer, merged into the weights), last (the last --heal-layers layers) or all (every layer)."
-  )
-  var heal: HealScope?
-
-  @Option(
-    name: .customLong("heal-samples"),
-    help: "Calibration sequences of their own that healing trains on.")
-  var healSamples = CalibrationCounts.defaultHealing
-
-  @Option(
-    name: .customLong("heal-tokens"),
-    help:
-      "Healing budget in tokens, instead of --heal-samples: this many tokens' worth of sequences.")
-  var healTokens: Int?
-
-  @Option(name: .customLong("heal-layers"), help: "Layers --heal last trains, from the top.")
-  var healLayers = HealingOptions().lastLayers
-
-  @Option(name: .customLong("heal-rank"), help: "Rank of --heal lora's adapters.")
-  var healRank = AdapterSettings().rank
-
-  @Option(
-    name: .customLong("heal-alpha"),
-    help: "Scale of --heal lora's adapters: they add (alpha / rank)·B·A.")
-  var healAlpha = AdapterSettings().alpha
-
-  @Option(
-    name: .customLong("heal-lr"),
-    help: "Healing's peak learning rate (default 1e-3 for lora, 1e-4 for last and all).")
-  var healLr: Double?
-
-  /// Healing as asked, its optimizer otherwise set as the replacement's (`training`); nil
-  /// without `--heal`.
-  func options(training: TrainingOptions) -> HealingOptions? {
-    guard let heal else { return nil }
-    var options = HealingOptions(scope: heal)
-    let rate = healLr ?? options.training.learningRate
-    options.training = training
-    options.training.loss = .kd
-    options.training.learningRate = rate
-    options.training.minimumLearningRate = rate / 10
-    options.training.retrainRateScale = 1
-    options.training.healNeighbors = false
-    options.lastLayers = healLayers
-    options.adapters = AdapterSettings(rank: healRank, alpha: healAlpha)
-    return options
-  }
-
-  /// Healing sequences of `seqLen` tokens: --heal-tokens' worth, else --heal-samples; none
-  /// without --heal.
-  func sequences(seqLen: Int) -> Int {
-    guard heal != nil else { return 0 }
-    return healTokens.map { max(1, $0 / seqLen) } ?? healSamples
-  }
-
-  func validate() throws {
-    try checkingFlags {
-      if let healTokens { try Settings.integer(healTokens, .healingTokens, in: 1...(1 << 50)) }
-      try Settings.integer(healSamples, .healingSamples, in: 0...Settings.maximumCount)
-      try options(training: TrainingOptions())?.validate()
-    }
-  }
-}
-
 struct Prune: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
@@ -279,9 +94,10 @@ struct Prune: ParsableCommand {
     guard (layers != nil) != (removal.request != nil) else {
       throw ValidationError("say what to remove: --remove N, --sparsity S, or --layers A-B")
     }
-    if removal.replace != .none || layers == nil || healing.heal != nil,
-      calibration.source(model) == nil
-    {
+    let needsCalibration =
+      removal.replace.implementation.needsTrainingSequences || layers == nil
+      || healing.heal != nil
+    if needsCalibration, calibration.source(model) == nil {
       throw ValidationError(
         "--calibration is required to score layers, train a replacement or heal")
     }
@@ -289,171 +105,75 @@ struct Prune: ParsableCommand {
     if let gguf {
       var policy = inputPolicy()
       policy.add(output, as: "the --output folder")
-      try GGUFTarget.check(gguf, policy: policy, force: force, flag: "--gguf")
+      try GGUFTarget.check(gguf, policy: policy, force: force)
     }
+  }
+
+  /// The request the flags make.
+  func request() throws -> PruneRequest {
+    var request = PruneRequest(model: model.model, output: output)
+    request.precision = model.precision.announced
+    request.calibration = calibration.calibrationSource
+    request.layers = layers
+    request.trainingSamples = training.trainSamples
+    request.trainingTokens = training.trainTokens
+    request.healingSamples = healing.healSamples
+    request.healingTokens = healing.healTokens
+    request.evaluationSamples = evalSamples
+    request.statistics = stats
+    request.report = report
+    request.force = force
+    request.maxShardSize = try shardBytes()
+    request.gguf = gguf
+    request.ggufType = ggufType
+    request.names.statistics = "the --stats file"
+    request.names.output = "the --output folder"
+    var compression = CompressionRequest()
+    compression.removal = removal.request
+    compression.metric = removal.metric
+    compression.replacement = removal.replace
+    compression.training = training.options
+    compression.healing = healing.options(training: training.options)
+    compression.scoringSamples = calibration.samples
+    compression.memoryBudget = try calibration.memoryBudgetBytes()
+    compression.trainingMemory = try training.trainMemoryBytes()
+    compression.blocks = blocks
+    compression.selection = select
+    compression.candidates = candidates
+    compression.stopAfterCapture = stopAfterCapture
+    request.compression = compression
+    return request
   }
 
   /// What this run reads, which nothing it writes may touch.
   func inputPolicy() -> OutputPolicy {
-    var policy = OutputPolicy()
-    policy.add(model.path, as: "the input model folder")
-    policy.add(calibration.source(model), as: "the calibration data")
-    for file in stats { policy.add(file, as: "the --stats file") }
-    return policy
+    var request = PruneRequest(model: model.model, output: output)
+    request.calibration = calibration.calibrationSource
+    request.statistics = stats
+    request.names.statistics = "the --stats file"
+    return request.inputPolicy
   }
 
   func shardBytes() throws -> Int {
     do {
       return try ByteSize.parse(maxShardSize)
     } catch {
-      throw ValidationError("\(error)")
+      throw ValidationError(ErrorWording.text(error))
     }
   }
 
+  /// Library errors are worded with this command's flags here, where the command runs.
   func run() throws {
-    // Every path this writes is checked, and the output's temporary folder made, before any
-    // work: a refused path costs nothing, and training states spill into that folder (so a
-    // parent that does not exist yet is no problem, and nothing is left outside it).
-    // Every output is staged in one set and committed together at the end, or none is.
-    let outputs = OutputSet(policy: inputPolicy())
-    let out = try outputs.folder(output, label: "--output", force: force)
-    let reportDestination = try report.map {
-      // --force is for the checkpoint: a report folder is replaced only when it holds nothing
-      // but report files, so a mistyped --report never takes a folder of the user's with it.
-      try ReportDestination(
-        $0, flag: "--report", outputs: outputs, force: false,
-        ownFiles: AnalysisReport.files.union(TrainingChart.files), within: out)
-    }
-    let ggufFile = try gguf.map { try outputs.file($0, label: "--gguf", force: force) }
+    try ErrorWording.wording { try execute() }
+  }
 
-    let loaded = try model.load()
-    let config = loaded.config
-    guard let folder = loaded.folder else { return }
-    // What the copy and the export will meet, checked before any work: the side files, the
-    // dtype of every tensor, and for a GGUF the tokenizer it embeds and finite weights.
-    try Surgery.checkSource(folder, values: gguf != nil)
-    if gguf != nil { try GGUFExport.check(source: folder.url, config: config) }
-    var request = CompressionRequest()
-    request.removal = removal.request
-    request.metric = removal.metric
-    request.replacement = removal.replace
-    request.training = training.options
-    request.healing = healing.options(training: training.options)
-    request.scoringSamples = calibration.samples
-    request.memoryBudget = try calibration.memoryBudgetBytes()
-    request.trainingMemory = try training.trainMemoryBytes()
-    request.spillDirectory = out.url
-    if let layers {
-      request.layers = try LayerSelection.parse(layers, layerCount: config.numLayers)
-    }
-
-    request.blocks = blocks
-    request.selection = select
-    request.candidates = candidates
-    request.stopAfterCapture = stopAfterCapture
-    var merged: ScoringStats?
-    if !stats.isEmpty {
-      let result = try Analyze.mergeStats(
-        stats, configSHA256: ScoringStats.configHash(folder.configData))
-      merged = result.header
-      request.sums = result.sums
-      guard result.header.seqLen == calibration.sequenceLength(loaded),
-        result.header.seed == calibration.seed
-      else {
-        throw ValidationError(
-          "--stats were computed with --seq-len \(result.header.seqLen) and --seed \(result.header.seed); give the same here"
-        )
-      }
-    }
-
-    var drawn: PruneRecord.Calibration?
-    var data: CalibrationDraw?
-    if calibration.source(model) != nil {
-      let seqLen = calibration.sequenceLength(loaded)
-      let extra = removal.replace == .none ? 0 : training.sequences(seqLen: seqLen)
-      let scored = layers == nil ? merged?.samples ?? calibration.samples : 0
-      let counts = CalibrationCounts(
-        scoring: scored, evaluation: evalSamples, training: extra,
-        healing: healing.sequences(seqLen: seqLen))
-      // The peak this run will need, against every memory limit it runs under, before work.
-      try MemoryLimits.current().check(
-        MemoryEstimate.run(
-          config: config, checkpointBytes: folder.files.reduce(0) { $0 + $1.file.size },
-          seqLen: seqLen, scoring: scored, evaluation: evalSamples, training: extra,
-          healing: counts.healing, heal: request.healing,
-          memoryBudget: request.memoryBudget, trainingMemory: request.trainingMemory),
-        for: "this prune")
-      if counts.total > 0 {
-        let draw = try calibration.draw(for: loaded, options: model, counts: counts)
-        if let merged, merged.calibrationSHA256 != draw.sha256 {
-          throw ValidationError(
-            "--stats were computed on other calibration data (or another seed or seq-len) than \(calibration.source(model)!)"
-          )
-        }
-        data = draw
-        drawn = PruneRecord.Calibration(
-          draw, counts: counts, seqLen: seqLen, seed: calibration.seed,
-          trainTokens: training.trainTokens, statsFiles: merged == nil ? nil : stats)
-      }
-    }
-    let plan: CompressionPlan
-    do {
-      plan = try Compression.plan(
-        model: loaded, scoring: request.sums == nil ? data?.scoring ?? [] : [],
-        training: data?.training ?? [], healing: data?.healing ?? [], request: request,
-        progress: { Progress($0, unit: "tokens") })
-    } catch let error as CompressionError {
-      throw PruneRequestError(
-        error, trainTokens: training.trainTokens, seqLen: calibration.sequenceLength(loaded))
-    }
+  func execute() throws {
+    let result = try PruneJob.run(try request())
     if stopAfterCapture {
-      emit(try Format.json(plan.capture))
+      emit(try Format.json(result.capture))
       return
     }
-    var record = PruneRecord(
-      plan: plan, config: config, output: output, replacement: removal.replace,
-      blocksRequested: blocks, calibration: drawn, layers: layers,
-      compute: ComputeRecord(precision: loaded.precision))
-    // Everything that belongs to the result (checkpoint, manifest with its held-out evaluation,
-    // report) is written before anything is committed, so a late failure leaves no
-    // complete-looking output behind and an earlier output in place.
-    let manifest = try record.manifest()
-    let saved = try forOption("--output") {
-      try out.naming {
-        try Surgery.write(
-          source: folder, config: config, removing: plan.removed, overrides: plan.overrides,
-          manifest: manifest, into: out, maxShardSize: try shardBytes(),
-          progress: Progress("writing", unit: "MB"))
-      }
-    }
-    record.files = saved.files
-    if let held = data?.evaluation, !held.isEmpty {
-      let evaluation = try out.naming {
-        try HeldOutEvaluation.measure(
-          original: loaded, pruned: try DecoderModel(url: out.url, precision: model.precision),
-          plainRemoval: removal.replace == .none && plan.healing == nil
-            ? nil : plan.plainRemovalBaseline,
-          sequences: held, progress: Progress("held-out perplexity", unit: "models"))
-      }
-      try forOption("--output") { try out.naming { try evaluation.record(in: out) } }
-      record.evaluation = evaluation
-    }
-    // The GGUF is made from the finished folder, named after the output the user gave.
-    if let ggufFile {
-      try GGUFExport(folder: out.url, fileType: ggufType, name: out.target.lastPathComponent)
-        .write(into: ggufFile, progress: Progress("writing GGUF", unit: "MB"))
-    }
-    if let reportDestination {
-      try reportDestination.writing("--report") {
-        if let analysis = plan.analysis {
-          try AnalysisReport.write(analysis, model: model.model, to: reportDestination.folder)
-        }
-        if let training = plan.training {
-          try TrainingChart.write(training, to: reportDestination.folder)
-        }
-      }
-    }
-    try outputs.commit()
+    guard let record = result.record else { return }
     emit(json ? try Format.json(record.summary) : record.text)
   }
 }

@@ -32,6 +32,7 @@ struct StreamlineCommand: ParsableCommand {
     do {
       try command.run()
     } catch {
+      let error = ErrorWording.worded(error)
       if let text = failure(error, in: type(of: command)) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
         Foundation.exit(ExitCode.validationFailure.rawValue)

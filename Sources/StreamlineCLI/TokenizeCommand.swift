@@ -105,21 +105,5 @@ func jsonString(_ s: String) -> String {
   return out + "\""
 }
 
-/// Buffered writes to standard output.
-final class LineWriter {
-  private var buffer = Data()
-
-  func write(_ line: String) {
-    buffer.append(contentsOf: Array(line.utf8))
-    buffer.append(0x0A)
-    if buffer.count > 1 << 16 { flush() }
-  }
-
-  func flush() {
-    FileHandle.standardOutput.write(buffer)
-    buffer.removeAll(keepingCapacity: true)
-  }
-}
-
 /// Lines of the input as `tokenize` splits them (kept for `bench tokenize`).
 func inputLines(_ s: String) -> [String] { TextLines.split(s) }

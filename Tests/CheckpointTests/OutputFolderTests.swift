@@ -104,7 +104,7 @@ import Testing
   @Test func existingNonEmptyTargetNeedsForce() throws {
     let target = scratch.folder("out")
     scratch.write("out/old.txt", "old")
-    expectError([target.path, "not empty", "--force"]) { _ = try OutputFolder(target: target) }
+    expectError([target.path, "not empty", "asked for"]) { _ = try OutputFolder(target: target) }
 
     // With force, a run that fails leaves the old folder as it was.
     do {

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Checkpoint
+import Evaluation
 import Foundation
-import Streamline
 import Testing
 
+@testable import Streamline
 @testable import StreamlineCLI
 
 @Suite struct CommandLineTests {
@@ -81,9 +83,55 @@ import Testing
         == "--replace linear folds the map into the layer before the block; the block cannot start at layer 0"
     )
     #expect(!CompressionError.healingNeedsTrainedReplacement.description.contains("--"))
-    #expect("\(PruneRequestError(.blocksBelowOne(0)))" == "--blocks must be at least 1, not 0")
     #expect(
-      CompressionError.measuredSelectionNeedsScoring.flagWording.hasPrefix("--select measured"))
+      "\(ErrorWording.worded(CompressionError.blocksBelowOne(0)))"
+        == "--blocks must be at least 1, not 0")
+    #expect(
+      CompressionError.measuredSelectionNeedsScoring.flagWording?.hasPrefix("--select measured")
+        == true)
     #expect(!CompressionError.measuredSelectionNeedsScoring.description.contains("--"))
+  }
+}
+
+/// Every library error a flag can fix reaches the user in the flag's name, and the library's
+/// own words name none.
+@Suite struct LibraryErrorWordingTests {
+  @Test func libraryErrorsAreFlagFreeAndTheCommandLineNamesTheFlags() {
+    let cases: [(Error, String)] = [
+      (
+        CompressionError.removalLeavesNoLayer(
+          requested: 30, layers: 12, maximum: 11,
+          besideReplacement: false), "--remove 30 leaves no layer of 12 (at most 11)"
+      ),
+      (
+        CompressionError.sparsityOutOfRange(1.5),
+        "--sparsity must lie strictly between 0 and 1, not 1.5"
+      ),
+      (
+        CompressionError.layerList(text: "9", reason: "the model has layers 0...7"),
+        "--layers 9: the model has layers 0...7"
+      ),
+      (
+        StreamlineError.sequenceLength(0),
+        "--seq-len is 0; it must be at least 2 (a sequence of one token predicts nothing)"
+      ),
+      (
+        EvaluationError.windowStride(stride: 9, seqLen: 4),
+        "--stride must be between 1 and --seq-len (4)"
+      ),
+      (
+        CheckpointError.notASize("5XB"),
+        "--max-shard-size: 5XB is not a size like 5GB or 500MB (at most 1000TB)"
+      ),
+      (
+        OutputError(
+          role: .output, error: CheckpointError.outputNotEmpty(path: "o", appeared: false)),
+        "--output: o: refusing to write the output here: the folder exists and is not empty; use --force to replace it"
+      ),
+    ]
+    for (error, worded) in cases {
+      #expect(!"\(error)".contains("--"), "\(error)")
+      #expect(ErrorWording.text(error) == worded)
+    }
   }
 }

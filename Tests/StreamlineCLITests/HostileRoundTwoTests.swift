@@ -131,7 +131,7 @@ import Testing
       Self.quickPrune(
         scratch.model.path, output: scratch.path("out"),
         ["--report", scratch.path("R"), "--gguf", scratch.path("R/m.gguf")]))
-    expectLine(text, flag: "--gguf", ["inside the --report folder"])
+    expectLine(text, flag: "--gguf", ["inside the report folder"])
     #expect(scratch.listing() == ["model"])
   }
 

@@ -122,7 +122,7 @@ import Testing
       [
         "analyze", model, "--remove", "2", "--save-stats", scratch.path("r/stats.json"),
         "--report", scratch.path("r"),
-      ], flag: "--report", ["contains the --save-stats file"], scratch: scratch)
+      ], flag: "--report", ["contains the statistics file"], scratch: scratch)
     expectRefused(
       [
         "eval", model, "--task", Self.task.path, "--predictions", Self.task.path,

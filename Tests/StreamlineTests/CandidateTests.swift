@@ -73,13 +73,13 @@ import Testing
 
     let block = SelectedBlock(start: 2, end: 4, layers: [2, 3])
     let store = try StateStore(
-      states: LinearCompensation.states([block]), rows: training.reduce(0) { $0 + $1.count },
+      states: LinearMap.candidateStates([block]), rows: training.reduce(0) { $0 + $1.count },
       width: model.config.hiddenSize, memoryLimit: 1 << 30)
     try StateCapture.run(model: model, sequences: training, into: store, memoryBudget: 1 << 20)
     let (fitting, _) = try ReplacementTrainer.split(
       training.count, fraction: request.training.validationFraction, seed: request.training.seed)
     let substitute = try #require(
-      try LinearCompensation.substitute(
+      try LinearMap.substitute(
         for: block, model: model, store: store, lengths: training.map(\.count), fitting: fitting))
     #expect(substitute.layer == 1)
 

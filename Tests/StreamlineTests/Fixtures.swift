@@ -1,5 +1,7 @@
 import Foundation
 
+@testable import Streamline
+
 enum Fixtures {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Fixtures")
@@ -31,6 +33,15 @@ enum Fixtures {
         ImportanceReference.self,
         from: Data(contentsOf: importance.appendingPathComponent("reference.json")))
     }
+  }
+
+  /// The first `options.samples` sequences of the streamed draw, as scoring draws them (`nil`
+  /// tokenizer: the data is token ids).
+  static func calibrationSequences(_ options: CalibrationOptions) throws -> [[Int]] {
+    try CalibrationStream.draw(
+      options, counts: CalibrationCounts(scoring: options.samples), tokenizer: nil,
+      vocabularySize: 128
+    ).scoring
   }
 
   /// A fresh temporary folder path (not created).

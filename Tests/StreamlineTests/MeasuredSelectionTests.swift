@@ -117,7 +117,7 @@ import Testing
       memoryLimit: 1 << 30)
     try StateCapture.run(model: model, sequences: sequences, into: store, memoryBudget: 1 << 20)
     let fitting = Array(sequences.indices)
-    let mapped = try LinearCompensation.mapped(
+    let mapped = try LinearMap.residual(
       after: start, end: end, model: model, inputs: store, targets: store, lengths: lengths,
       fitting: fitting)
     let alone = try model.config.loadLayer(start, from: model.folder!, precision: .f32)

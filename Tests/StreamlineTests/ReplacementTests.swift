@@ -13,7 +13,7 @@ import Testing
     var options = CalibrationOptions(path: Self.calibration.path)
     options.seqLen = 24
     options.samples = count
-    return try Calibration.load(options, tokenizer: nil, vocabularySize: 128).sequences
+    return try Fixtures.calibrationSequences(options)
   }
 
   func request(_ kind: ReplacementKind, loss: TrainingLoss = .mse, rate: Double = 1e-3)
@@ -65,7 +65,7 @@ import Testing
     let y = try floats("y")
     let expected = try floats("t")
     let c = 32
-    let t = try LinearReplacement.fit(m: m, y: y, rows: m.count / c, width: c)
+    let t = try LinearMap.solve(m: m, y: y, rows: m.count / c, width: c)
     let scale = expected.map { abs($0) }.max()!
     let difference = zip(t, expected).map { abs(Float($0) - $1) }.max()!
     #expect(difference / scale < 1e-4, "T differs from NumPy's by \(difference) (scale \(scale))")

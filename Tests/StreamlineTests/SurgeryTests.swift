@@ -18,15 +18,14 @@ import Testing
 
     let pruned = try DecoderModel(url: output)
     #expect(pruned.config.numLayers == 4)
-    let rows = try Calibration.load(
+    let rows = try Fixtures.calibrationSequences(
       {
         var options = CalibrationOptions(
           path: Fixtures.importance.appendingPathComponent("calibration.jsonl").path)
         options.seqLen = reference.seqLen
         options.samples = reference.rows
         return options
-      }(), tokenizer: nil, vocabularySize: 128
-    ).sequences
+      }())
     try pruned.forward(
       Array(rows.prefix(2)),
       logits: { s, values, length in

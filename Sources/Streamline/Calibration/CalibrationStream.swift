@@ -4,54 +4,6 @@ import Foundation
 import Models
 import Tokenizers
 
-/// How many sequences of each kind a streamed draw takes.
-public struct CalibrationCounts: Sendable, Equatable {
-  /// Scored sequences (block importance).
-  public var scoring: Int
-  /// Held-out sequences for the final perplexity, used by nothing else.
-  public var evaluation: Int
-  /// Sequences that train (or fit) the replacement.
-  public var training: Int
-  /// Sequences the pruned model heals on, after the replacement.
-  public var healing: Int
-
-  /// `prune`'s defaults, which `analyze --curve` shares so that its maps are fitted on the
-  /// sequences `prune --replace linear` fits them on. 128 training sequences, not 64: with one
-  /// calibration mix of two domains, 64 left SmolLM2-135M (7 of 30 layers) short of 60%
-  /// recovered on held-out code (54%; 128 gives 61%) and training still improving at its last
-  /// step; Gemma 3 270M (4 of 18) went from 77% / 83% to 83% / 88% (README, "Defaults,
-  /// measured").
-  public static let defaultTraining = 128
-  public static let defaultEvaluation = 16
-  /// Healing's sequences by default.
-  public static let defaultHealing = 128
-
-  public init(scoring: Int, evaluation: Int = 0, training: Int = 0, healing: Int = 0) {
-    self.scoring = scoring
-    self.evaluation = evaluation
-    self.training = training
-    self.healing = healing
-  }
-
-  public var total: Int { scoring + evaluation + training + healing }
-}
-
-/// Scoring, held-out and training sequences drawn from one calibration source in one stream.
-public struct CalibrationDraw: Sendable {
-  public let scoring: [[Int]]
-  public let evaluation: [[Int]]
-  public let training: [[Int]]
-  public let healing: [[Int]]
-  /// Sequences the source cuts into, and its tokens and documents.
-  public let poolSequences: Int
-  public let availableTokens: Int
-  public let documents: Int
-  /// SHA-256 of the input files' bytes and the cutting options (seq_len, seed, draw), not of the
-  /// counts: shards and `prune` that share a source and seed share it.
-  public let sha256: String
-  public let description: String
-}
-
 /// Streams a calibration source of any size: files are read a line (a `.jsonl` record, or a
 /// `--line-docs` line) at a time, each document tokenized, joined with EOS and cut into
 /// `seqLen`-token sequences as it comes, and only the drawn sequences are kept.
@@ -78,15 +30,11 @@ public enum CalibrationStream {
     _ options: CalibrationOptions, counts: CalibrationCounts, tokenizer: Tokenizer?,
     vocabularySize: Int, progress: Progress? = nil
   ) throws -> CalibrationDraw {
-    guard options.seqLen >= 2 else {
-      throw StreamlineError.badRequest(
-        "--seq-len is \(options.seqLen); it must be at least 2 (a sequence of one token predicts nothing)"
-      )
-    }
+    guard options.seqLen >= 2 else { throw StreamlineError.sequenceLength(options.seqLen) }
     guard counts.scoring >= 0, counts.evaluation >= 0, counts.training >= 0, counts.healing >= 0,
       counts.total > 0
     else { throw StreamlineError.badRequest("no calibration sequences asked for") }
-    let files = try Calibration.inputFiles(options.path)
+    let files = try inputFiles(options.path)
     let seqLen = options.seqLen
     var hasher = SHA256()
     var heap = KeptSequences(capacity: counts.total)
@@ -160,11 +108,8 @@ public enum CalibrationStream {
       throw StreamlineError.calibration(path: options.path, reason: "holds no calibration text")
     }
     guard pool >= counts.total else {
-      throw StreamlineError.calibration(
-        path: options.path,
-        reason:
-          "\(tokens) tokens make \(pool) sequences of \(seqLen), but \(counts.total) are asked for (\(counts.scoring) scored, \(counts.evaluation) held out, \(counts.training) training\(counts.healing > 0 ? ", \(counts.healing) healing" : ""); use fewer, a shorter --seq-len, or more text)"
-      )
+      throw StreamlineError.tooFewCalibrationSequences(
+        path: options.path, tokens: tokens, sequences: pool, seqLen: seqLen, counts: counts)
     }
     let ranked = heap.sortedByPriority()
     func set(_ range: Range<Int>) -> [[Int]] {
@@ -186,6 +131,29 @@ public enum CalibrationStream {
       description:
         "\(kinds) sequences × \(seqLen) tokens drawn with seed \(options.seed) from \(options.path) (\(tokens) tokens in \(documents) documents, \(pool) sequences)"
     )
+  }
+
+  /// The calibration files: the path itself, or the `.txt` and `.jsonl` files of a folder.
+  static func inputFiles(_ path: String) throws -> [String] {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+      throw StreamlineError.calibration(path: path, reason: "no such file or folder")
+    }
+    guard isFolder.boolValue else {
+      guard path.hasSuffix(".txt") || path.hasSuffix(".jsonl") else {
+        throw StreamlineError.calibration(
+          path: path, reason: "calibration data must be a .txt or .jsonl file, or a folder of them")
+      }
+      return [path]
+    }
+    let url = URL(fileURLWithPath: path)
+    let names = (try? FileManager.default.subpathsOfDirectory(atPath: path)) ?? []
+    let files = names.filter { $0.hasSuffix(".txt") || $0.hasSuffix(".jsonl") }.sorted()
+      .map { url.appendingPathComponent($0).path }
+    guard !files.isEmpty else {
+      throw StreamlineError.calibration(path: path, reason: "holds no .txt or .jsonl files")
+    }
+    return files
   }
 }
 

@@ -5,23 +5,6 @@ import Models
 import Tensors
 import Tokenizers
 
-/// Why a folder cannot be written as GGUF, one line each.
-public enum GGUFExportError: Error, CustomStringConvertible, Equatable {
-  /// llama.cpp has no architecture for the family, or the family does not name its tensors yet.
-  case unsupportedArchitecture(modelType: String, reason: String)
-  /// The tokenizer has no GGUF form llama.cpp would read the same way.
-  case unsupportedTokenizer(path: String, reason: String)
-
-  public var description: String {
-    switch self {
-    case .unsupportedArchitecture(let modelType, let reason):
-      return "model_type \(modelType) cannot be exported to GGUF: \(reason)"
-    case .unsupportedTokenizer(let path, let reason):
-      return "\(path): the tokenizer cannot be exported to GGUF: \(reason)"
-    }
-  }
-}
-
 /// A Hugging Face model folder (an original or what `prune` wrote) written as one GGUF file that
 /// llama.cpp loads as it loads its own converter's output: the family's hyperparameters, tensor
 /// names and layouts (from the family's `GGUFNaming`), the tokenizer (`Tokenizer.ggufVocabulary`,
@@ -86,6 +69,16 @@ public struct GGUFExport {
     self.tokenizer = tokenizer
     self.fileType = fileType
     self.name = name
+  }
+
+  /// Where a GGUF file may be written, checked before any work by the one output policy every
+  /// written path goes through (never blank, never the current folder, never inside or onto an
+  /// input, never a folder), and, being a single file, replaced only when `force` says so.
+  public static func checkTarget(_ path: String, policy: OutputPolicy, force: Bool) throws {
+    let url = try policy.file(path)
+    if FileManager.default.fileExists(atPath: url.path) && !force {
+      throw CheckpointError.outputFileExists(path: path)
+    }
   }
 
   /// The family's GGUF naming, or why it has none (checked before a prune starts).

@@ -39,6 +39,21 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
   case noBlockBesideReplacements(width: Int)
   /// Healing splits its sequences into a training and a held-out part.
   case tooFewHealingSequences(Int)
+  /// A training budget in tokens that makes fewer than 2 sequences of `seqLen`.
+  case tooFewTrainingTokens(ReplacementKind, tokens: Int, seqLen: Int)
+  /// A list of layers to remove that cannot be read or applied; `reason` says why.
+  case layerList(text: String, reason: String)
+  /// Fewer than one layer to remove.
+  case removalBelowOne(Int)
+  /// More layers than can go: `maximum` leaves one layer (beside the replacement, when
+  /// `besideReplacement`).
+  case removalLeavesNoLayer(requested: Int, layers: Int, maximum: Int, besideReplacement: Bool)
+  /// A parameter share outside (0, 1).
+  case sparsityOutOfRange(Double)
+  /// A parameter share more than the `maximum` layers that can go remove (`share` of all).
+  case sparsityUnreachable(sparsity: Double, maximum: Int, share: Double)
+  /// A metric that picks scattered layers, for a replacement that takes one block's place.
+  case scatteredMetric(ImportanceMetric)
 
   public var description: String {
     switch self {
@@ -78,6 +93,20 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
       "every block of \(width) layers holds an earlier block's replacement; remove the layers in fewer blocks"
     case .tooFewHealingSequences(let count):
       "healing needs at least 2 sequences of its own (one held out), not \(count)"
+    case .tooFewTrainingTokens(let kind, let tokens, let seqLen):
+      "a training budget of \(tokens) tokens makes \(max(1, tokens / seqLen)) sequence(s) of \(seqLen); the \(kind.rawValue) replacement needs at least 2"
+    case .layerList(let text, let reason):
+      "layers \(text): \(reason)"
+    case .removalBelowOne(let n):
+      "at least 1 layer must go, not \(n)"
+    case .removalLeavesNoLayer(let n, let layers, let maximum, let beside):
+      "removing \(n) layers leaves no layer of \(layers)\(beside ? " beside the replacement" : "") (at most \(maximum))"
+    case .sparsityOutOfRange(let s):
+      "the sparsity must lie strictly between 0 and 1, not \(s)"
+    case .sparsityUnreachable(let s, let maximum, let share):
+      "a sparsity of \(s) needs more than the \(maximum) layers that can go (\(String(format: "%.3f", share)) at most)"
+    case .scatteredMetric(let metric):
+      "the \(metric.rawValue) metric picks layers that need not be contiguous; only plain removal can take them"
     }
   }
 }

@@ -1,77 +1,6 @@
 import Foundation
 import Models
 
-/// How redundancy is measured.
-public enum ImportanceMetric: String, Codable, Sendable, CaseIterable {
-  /// Mean cosine similarity between the states before and after a block (LLM-Streamline);
-  /// the most similar block is the most redundant.
-  case cosine
-  /// Mean angular distance arccos(cos)/π (Gromov et al. 2024); the smallest is chosen.
-  case angular
-  /// ShortGPT's per-layer Block Influence 1 − cos(h_i, h_{i+1}); the n lowest are removed,
-  /// contiguous or not.
-  case bi
-}
-
-/// How many layers to take out.
-public enum RemovalRequest: Sendable, Equatable {
-  case layers(Int)
-  /// Share of all parameters to remove, net of the replacement's own parameters.
-  case sparsity(Double)
-}
-
-/// The score of one contiguous block: states `start` (before) and `end` (after).
-public struct BlockScore: Codable, Sendable, Equatable {
-  public let start: Int
-  public let end: Int
-  public let cosine: Double
-  public let angular: Double
-}
-
-public struct ChosenBlock: Codable, Sendable, Equatable {
-  public let start: Int
-  public let end: Int
-  /// 0-based indices of the layers removed (replaced, with a replacement).
-  public let layers: [Int]
-}
-
-/// The result of `streamline analyze`.
-public struct Analysis: Codable, Sendable {
-  public let metric: ImportanceMetric
-  public let replacement: ReplacementKind
-  /// Layers fewer in the output.
-  public let removedLayers: Int
-  /// Width of the scored block: n, or n + 1 with a replacement layer.
-  public let blockSize: Int
-  public let numLayers: Int
-  public let samples: Int
-  public let tokens: Int
-  public let blocks: [BlockScore]
-  public let layerBI: [Double]
-  public var chosen: ChosenBlock
-  /// How `chosen` was chosen: by the metric alone, or measured among its best candidates
-  /// (`measured` lists them).
-  public var selection = SelectionKind.similarity
-  public var measured: [MeasuredBlock]?
-  /// The blocks each metric picks at this size, and whether they all agree.
-  public let choices: [String: ChosenBlock]
-  public let metricsAgree: Bool
-  public let parameters: Int
-  public let parametersRemoved: Int
-  public let similarity: SimilarityMatrix
-
-  enum CodingKeys: String, CodingKey {
-    case metric, replacement, blocks, chosen, choices, samples, tokens, parameters, similarity
-    case selection, measured
-    case removedLayers = "removed_layers"
-    case blockSize = "block_size"
-    case numLayers = "num_layers"
-    case layerBI = "layer_bi"
-    case metricsAgree = "metrics_agree"
-    case parametersRemoved = "parameters_removed"
-  }
-}
-
 public enum Importance {
   /// The number of layers to remove for `request`: for a sparsity, the smallest n whose
   /// removal, net of the replacement's parameters, reaches that share of all parameters.
@@ -83,33 +12,32 @@ public enum Importance {
     let maximum = replacement.blockWidth(removing: 1) == 1 ? layers - 1 : layers - 2
     switch request {
     case .layers(let n):
-      guard n > 0 else { throw StreamlineError.badRequest("--remove must be at least 1, not \(n)") }
+      guard n > 0 else { throw CompressionError.removalBelowOne(n) }
       guard n <= maximum else {
-        throw StreamlineError.badRequest(
-          "--remove \(n) leaves no layer of \(layers)\(replacement == .none ? "" : " beside the replacement") (at most \(maximum))"
-        )
+        throw CompressionError.removalLeavesNoLayer(
+          requested: n, layers: layers, maximum: maximum,
+          besideReplacement: replacement.implementation.compensates)
       }
       return n
     case .sparsity(let s):
       guard s > 0 && s < 1 else {
-        throw StreamlineError.badRequest("--sparsity must lie strictly between 0 and 1, not \(s)")
+        throw CompressionError.sparsityOutOfRange(s)
       }
       let target = s * Double(config.totalParameters)
       for n in 1...max(1, maximum) where Double(n * config.parametersPerLayer) >= target {
         return n
       }
-      throw StreamlineError.badRequest(
-        "--sparsity \(s) needs more than the \(maximum) layers that can go (\(String(format: "%.3f", Double(maximum * config.parametersPerLayer) / Double(config.totalParameters))) at most)"
-      )
+      throw CompressionError.sparsityUnreachable(
+        sparsity: s, maximum: maximum,
+        share: Double(maximum * config.parametersPerLayer) / Double(config.totalParameters))
     }
   }
 
   /// The one rule tying a metric to a replacement: `bi` ranks single layers, so the n it picks
   /// need not be contiguous and only plain removal (`none`) can take them.
   public static func checkMetric(_ metric: ImportanceMetric, replacement: ReplacementKind) throws {
-    if metric == .bi && replacement != .none {
-      throw StreamlineError.badRequest(
-        "--metric bi picks layers that need not be contiguous; use it with --replace none")
+    if metric == .bi && !replacement.implementation.takesScatteredLayers {
+      throw CompressionError.scatteredMetric(metric)
     }
   }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `--layers`: the layers a user names for removal, 0-based, as ranges and lists ("10-13",
+/// The layers a user names for removal, 0-based, as ranges and lists ("10-13",
 /// "3,5,7", "2-4,9"), or `last:N`, the last N layers before the final one (reverse-order
 /// removal, which "Reassessing Layer Pruning in LLMs" (ICLR 2026) finds a strong baseline once
 /// the model is healed).
@@ -9,7 +9,7 @@ public enum LayerSelection {
   /// every number inside 0..<layerCount (before a range is expanded, so "0-99999999999" is an
   /// error, not an allocation), and at least one layer left.
   public static func parse(_ text: String, layerCount: Int) throws -> [Int] {
-    func fail(_ reason: String) -> StreamlineError { .badRequest("--layers \(text): \(reason)") }
+    func fail(_ reason: String) -> CompressionError { .layerList(text: text, reason: reason) }
     if text.hasPrefix(reverseOrderPrefix) {
       guard let count = Int(text.dropFirst(reverseOrderPrefix.count)), count >= 1 else {
         throw fail("expected last:N, N layers before the final one")

@@ -2,44 +2,9 @@ import Evaluation
 import Foundation
 import Models
 
-/// How the block is chosen: by hidden-state similarity alone, or among the best few by
-/// similarity by what removing each costs, measured.
-public enum SelectionKind: String, Codable, Sendable, CaseIterable {
-  case similarity
-  case measured
-
-  /// The selection `prune` makes unless told. Measured for compensated removal in several
-  /// blocks: each later block is scored on a model whose replacements change which layers look
-  /// alike. At a third of the layers of SmolLM2-135M and Gemma 3 270M, measured blocks beat one
-  /// block on both held-out domains where cosine blocks lost on Gemma, and cut cosine blocks'
-  /// held-out KL there by a third or more at the same budget (README, "Defaults, measured"), for
-  /// 1.7 times the time. Similarity otherwise: for one block or plain removal measuring costs
-  /// several times the run for a tie or a small gain, and `bi` ranks single layers, not blocks.
-  public static func standard(
-    blocks: Int, replacement: ReplacementKind, metric: ImportanceMetric
-  ) -> SelectionKind {
-    blocks > 1 && replacement != .none && metric != .bi ? .measured : .similarity
-  }
-}
-
-/// One candidate of the measured selection: its similarity scores, and the KL to the original
-/// model (and perplexity) on the validation sequences of the model with the block removed and
-/// compensated as the replacement starts out.
-public struct MeasuredBlock: Codable, Sendable, Equatable {
-  public let start: Int
-  public let end: Int
-  public let cosine: Double
-  public let angular: Double
-  /// `linear` when the training-free map folded into a layer compensated the block, `residual`
-  /// when it acted on the residual stream after that layer (in memory: the family's MLP output
-  /// cannot take it), `none` for plain removal.
-  public let compensation: String
-  public let kl: Double
-  public let perplexity: Double
-}
-
 /// Blocks chosen by measured loss: the best `request.candidates` blocks by similarity and the
-/// last block before the final layer (reverse order), each compensated with the training-free map (folded into the layer before the block, or, for a
+/// last block before the final layer (reverse order), each
+/// compensated with the training-free map (folded into the layer before the block, or, for a
 /// replacement layer, into the block's first layer as `--init linear` starts it; where the
 /// family's MLP output cannot take the map (Gemma's post-feed-forward norm), the map acts on
 /// the residual stream after that layer, in memory; nothing for plain removal, whose candidates
@@ -69,8 +34,8 @@ enum MeasuredSelection {
 
     // The map of each candidate follows layer `fold` (folded into it where it can be) and
     // reproduces state `end`.
-    let compensated = request.replacement != .none
-    let folds = try compensated && LinearCompensation.reasonCannotFold(model) == nil
+    let compensated = replacement.candidateCompensation == .linearMap
+    let folds = try compensated && LinearMap.reasonCannotFold(model) == nil
     let fold = { (block: BlockScore) in replacement.hostLayer(start: block.start)! }
     var inputs: StateStore?
     var targets: StateStore?
@@ -123,10 +88,10 @@ enum MeasuredSelection {
         let index = fold(block)
         substitutes[index] =
           folds
-          ? try LinearCompensation.substitute(
-            foldingInto: index, end: block.end, model: model, inputs: inputs, targets: targets,
+          ? try LinearMap.folded(
+            into: index, end: block.end, model: model, inputs: inputs, targets: targets,
             lengths: lengths, fitting: fitting)
-          : try LinearCompensation.mapped(
+          : try LinearMap.residual(
             after: index, end: block.end, model: model, inputs: inputs, targets: targets,
             lengths: lengths, fitting: fitting)
         skipped = (index + 1)..<block.end

@@ -3,117 +3,6 @@ import Foundation
 import Models
 import Tensors
 
-/// A request the curve cannot answer, in the library's words (the command line words it with
-/// its flags).
-public enum CurveError: Error, CustomStringConvertible, Equatable {
-  /// Fewer than one layer, or more than can go while a layer stays.
-  case removalOutOfRange(requested: Int, maximum: Int, layers: Int)
-  /// `bi` picks scattered layers, which the linear map cannot replace.
-  case scatteredMetric(ImportanceMetric)
-  /// The map is fitted on a training split of at least two sequences.
-  case tooFewTrainingSequences(Int)
-  /// The held-out text makes no window to score.
-  case noHeldOutWindows
-
-  public var description: String {
-    switch self {
-    case .removalOutOfRange(let requested, let maximum, let layers):
-      "the curve cannot remove \(requested) layers of \(layers): from 1 to \(maximum) can go, leaving at least one layer"
-    case .scatteredMetric(let metric):
-      "the \(metric.rawValue) metric picks layers that need not be contiguous, and the linear map replaces one contiguous block"
-    case .tooFewTrainingSequences(let count):
-      "the linear map is fitted on training sequences beyond the scored ones: \(count) is fewer than 2"
-    case .noHeldOutWindows:
-      "the held-out text holds no token to predict"
-    }
-  }
-}
-
-/// One model on the curve: the source layers it drops and what that costs on held-out text
-/// against the original.
-public struct CurveCandidate: Codable, Sendable, Equatable {
-  /// 0-based source layers removed.
-  public let layers: [Int]
-  /// The layer the linear map is folded into (nil for plain removal).
-  public let mapLayer: Int?
-  /// The block's similarity score under the curve's metric (cosine, or angular distance).
-  public let score: Double
-  public let perplexity: Double
-  /// Mean KL(original ‖ candidate) per held-out token, in nats.
-  public let kl: Double
-
-  enum CodingKeys: String, CodingKey {
-    case layers, score, perplexity, kl
-    case mapLayer = "map_layer"
-  }
-}
-
-/// The curve at n layers removed.
-public struct CurvePoint: Codable, Sendable, Equatable {
-  public let removed: Int
-  /// Share of all parameters removed (neither plain removal nor the map adds any).
-  public let parameterShare: Double
-  /// The best block of n layers by similarity, removed with nothing in its place
-  /// (`prune --remove n --replace none`).
-  public let plain: CurveCandidate
-  /// The best block of n layers starting at layer 1 or later, with the training-free map folded
-  /// into the layer before it (`prune --remove n --replace linear`); nil for a family whose
-  /// layers cannot take the map (`RemovalCurve.mapUnavailable` says why).
-  public let linear: CurveCandidate?
-  /// The share of the log-perplexity plain removal loses that the map wins back; nil when plain
-  /// removal loses nothing, or without the map.
-  public let recovered: Double?
-
-  enum CodingKeys: String, CodingKey {
-    case removed, plain, linear, recovered
-    case parameterShare = "parameter_share"
-  }
-}
-
-/// The held-out text the curve is measured on: the windows `eval --perplexity FILE --seq-len L
-/// --stride L` scores.
-public struct CurveHeldOut: Codable, Sendable, Equatable {
-  public let file: String
-  public let documents: Int
-  public let seqLen: Int
-  public let windows: Int
-  public let tokens: Int
-
-  public init(file: String, documents: Int, seqLen: Int, windows: [TextWindow]) {
-    self.file = file
-    self.documents = documents
-    self.seqLen = seqLen
-    self.windows = windows.count
-    tokens = windows.reduce(0) { $0 + $1.targets.count }
-  }
-
-  enum CodingKeys: String, CodingKey {
-    case file, documents, windows, tokens
-    case seqLen = "seq_len"
-  }
-}
-
-/// How the linear maps were fitted: as `prune --replace linear` fits its one.
-public struct CurveFitting: Codable, Sendable, Equatable {
-  /// Calibration sequences beyond the scored and held-out ones, and the share of them that
-  /// fits the map (the rest is `prune`'s validation split).
-  public let trainingSequences: Int
-  public let fittingSequences: Int
-  public let validationFraction: Double
-  /// Passes over the training sequences to capture the states (more when they exceed the
-  /// training memory), and whether any went to a scratch file.
-  public let capturePasses: Int
-  public let spilled: Bool
-
-  enum CodingKeys: String, CodingKey {
-    case spilled
-    case trainingSequences = "training_sequences"
-    case fittingSequences = "fitting_sequences"
-    case validationFraction = "validation_fraction"
-    case capturePasses = "capture_passes"
-  }
-}
-
 /// How far to go: held-out perplexity and KL to the original for every count of layers removed
 /// from 1 to N, for plain removal and for the training-free linear map (plain removal alone for
 /// a family whose layers cannot take the map), each candidate the model `prune` would write for
@@ -205,7 +94,7 @@ public struct RemovalCurve: Codable, Sendable {
     guard !windows.isEmpty, windows.contains(where: { !$0.targets.isEmpty }) else {
       throw CurveError.noHeldOutWindows
     }
-    let mapUnavailable = try LinearCompensation.reasonCannotFold(model)
+    let mapUnavailable = try LinearMap.reasonCannotFold(model)
     if mapUnavailable == nil, training.count < 2 {
       throw CurveError.tooFewTrainingSequences(training.count)
     }
@@ -270,7 +159,7 @@ public struct RemovalCurve: Codable, Sendable {
     var groups: [[Int]] = []
     var groupStates = Set<Int>()
     for index in blocks.indices {
-      let states = Set(LinearCompensation.states([blocks[index]]))
+      let states = Set(LinearMap.candidateStates([blocks[index]]))
       let union = groupStates.union(states)
       if let last = groups.indices.last, union.count * stateBytes <= request.trainingMemory {
         groups[last].append(index)
@@ -284,7 +173,7 @@ public struct RemovalCurve: Codable, Sendable {
     var mapLayers = [Int](repeating: 0, count: blocks.count)
     var spilled = false
     for (g, group) in groups.enumerated() {
-      let states = LinearCompensation.states(group.map { blocks[$0] })
+      let states = LinearMap.candidateStates(group.map { blocks[$0] })
       let store = try StateStore(
         states: states, rows: rows, width: config.hiddenSize, memoryLimit: request.trainingMemory,
         directory: request.spillDirectory)
@@ -304,7 +193,7 @@ public struct RemovalCurve: Codable, Sendable {
         var models: [CandidateModel] = []
         for index in batch {
           guard
-            let substitute = try LinearCompensation.substitute(
+            let substitute = try LinearMap.substitute(
               for: blocks[index], model: model, store: store, lengths: lengths, fitting: fitting)
           else { preconditionFailure("a linear block starts at layer 1 or later") }
           mapLayers[index] = substitute.layer

@@ -59,8 +59,7 @@ public struct ScoringStats: Codable, Sendable, Equatable {
     let parts = text.split(separator: "/")
     guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n
     else {
-      throw StreamlineError.badRequest(
-        "--shard \(text): expected I/N with 0 ≤ I < N, e.g. 0/4 for the first of four")
+      throw StreamlineError.shardSpecification(text)
     }
     return (i, n)
   }
@@ -118,12 +117,10 @@ public struct ScoringStats: Codable, Sendable, Equatable {
       {
         throw fail(field, "is not an integer its field can hold")
       }
-      throw StreamlineError.badRequest(
-        "\(path): not a streamline scoring-statistics file (from analyze --save-stats)")
+      throw StreamlineError.notScoringStatistics(path: path)
     }
     guard stats.format == formatName else {
-      throw StreamlineError.badRequest(
-        "\(path): not a streamline scoring-statistics file (from analyze --save-stats)")
+      throw StreamlineError.notScoringStatistics(path: path)
     }
     guard stats.version == 1 else {
       throw StreamlineError.badRequest(
@@ -205,16 +202,6 @@ public struct ScoringStats: Codable, Sendable, Equatable {
     }
     try sums.check(samples: range.count, seqLen: seqLen, fail: fail)
   }
-}
-
-/// A field of a scoring-statistics file that cannot be what `analyze --save-stats` wrote.
-public struct ScoringStatsError: Error, CustomStringConvertible, Equatable {
-  public let path: String
-  /// The field, as in the file: "sums.cosine[2][3]".
-  public let field: String
-  public let reason: String
-
-  public var description: String { "\(path): \(field) \(reason)" }
 }
 
 extension SimilaritySums {

@@ -4,10 +4,6 @@ import Evaluation
 import Foundation
 import Models
 
-public enum StreamlineVersion {
-  public static let current = "0.1.0"
-}
-
 /// Writes a checkpoint with decoder layers removed: the remaining layers renumbered, config.json's
 /// layer count and per-layer lists updated, every kept tensor copied bit-exact in its dtype,
 /// tokenizer and generation files copied, and a `streamline.json` manifest. All or nothing: the

@@ -11,6 +11,8 @@ struct LinearMapReplacement: Replacement {
   /// The map folds into the layer before the block.
   var earliestStart: Int { 1 }
   func hostLayer(start: Int) -> Int? { start - 1 }
+  var compensates: Bool { true }
+  var candidateCompensation: CandidateCompensation { .linearMap }
   var isTrained: Bool { false }
   var needsTrainingSequences: Bool { true }
   var takesScatteredLayers: Bool { false }
@@ -23,41 +25,36 @@ struct LinearMapReplacement: Replacement {
   func make(_ context: ReplacementContext) throws -> ReplacementPart {
     let (folder, config, store) = (context.folder, context.config, context.store!)
     let (start, end, lengths) = (context.start, context.end, context.lengths)
-    let c = config.hiddenSize
     let loaded = try config.loadLayer(start - 1, from: folder, precision: .f32)
-    guard let before = loaded as? any MLPOutputFolding else {
-      throw CompressionError.mapCannotFoldBeforeBlock(
-        reason: loaded.reasonLacking(
-          .mlpOutputFolding,
-          otherwise: "\(config.modelType) layers do not add it straight into the residual stream"))
-    }
+    let before = try LinearMap.folding(
+      loaded,
+      otherwise: "\(config.modelType) layers do not add it straight into the residual stream",
+      refusal: CompressionError.mapCannotFoldBeforeBlock)
     let (trainSet, validationSet) = try ReplacementTrainer.split(
       lengths.count, fraction: context.options.validationFraction, seed: context.options.seed)
     let inputs = store.pointer(state: start - 1)
     let targets = store.pointer(state: end)
-    let (t, fitRows) = try LinearReplacement.fit(
+    let map = try LinearMap.fit(
       layer: before, inputs: inputs, targets: targets, lengths: lengths, sequences: trainSet)
     // Validation: ‖m·T − y‖² against plain removal's ‖h_i − h_i+n‖², per element.
-    let held = LinearReplacement.pairs(
+    let held = LinearMap.pairs(
       layer: before, inputs: inputs, targets: targets, lengths: lengths,
       sequences: validationSet, plain: true)
-    let transform = Tensor(shape: [c, c], values: t.map { Float($0) })
-    let mapped = Tensor(uninitialized: held.m.shape)
-    MatMul.gemm(
-      transposeA: false, transposeB: false, m: held.m.rows, n: c, k: c, a: held.m.pointer,
-      lda: c, b: transform.pointer, ldb: c, c: mapped.pointer, ldc: c)
+    let mapped = map.applied(to: held.m)
     var fitted = 0.0
     var plain = 0.0
     for i in 0..<mapped.count {
       fitted += Double(mapped.data[i] - held.y.data[i]) * Double(mapped.data[i] - held.y.data[i])
       plain += Double(held.plain!.data[i]) * Double(held.plain!.data[i])
     }
+    // The checkpoint's own projection is folded, so the written tensor is exactly Tᵀ·W of it.
+    let c = config.hiddenSize
     let projection = before.mlpOutputProjection
     let weightName = config.layerPrefix(start - 1) + projection.weight
     let biasName = projection.bias.map { config.layerPrefix(start - 1) + $0 }
     let weight = try folder.float(weightName, shape: [c, try folder.info(weightName).shape[1]])
     let bias = try biasName.map { try folder.float($0, shape: [c]) }
-    let (folded, foldedBias) = LinearReplacement.fold(t, into: weight, bias: bias)
+    let (folded, foldedBias) = map.folded(into: weight, bias: bias)
     var overrides: [String: Surgery.Override] = [:]
     let weightType = try folder.info(weightName).dtype
     overrides[weightName] = { try WritableTensor($0, folded, as: weightType) }
@@ -70,7 +67,7 @@ struct LinearMapReplacement: Replacement {
       linearFit: [
         "validation_mse": fitted / Double(max(1, mapped.count)),
         "plain_removal_validation_mse": plain / Double(max(1, mapped.count)),
-        "fit_rows": Double(fitRows),
+        "fit_rows": Double(map.rows),
       ])
   }
 

@@ -4,6 +4,8 @@ struct NoReplacement: Replacement {
   var takesLayerPlace: Bool { false }
   var earliestStart: Int { 0 }
   func hostLayer(start: Int) -> Int? { nil }
+  var compensates: Bool { false }
+  var candidateCompensation: CandidateCompensation { .none }
   var isTrained: Bool { false }
   var needsTrainingSequences: Bool { false }
   var takesScatteredLayers: Bool { true }

@@ -2,37 +2,6 @@ import Foundation
 import Models
 import Tensors
 
-/// Where the replacement layer of a block `start..<end` starts training from.
-public enum ReplacementInit: String, Codable, Sendable, CaseIterable {
-  /// The block's first layer (LLM-Streamline's choice).
-  case first
-  /// The block's first layer with the training-free linear map folded into its MLP output
-  /// projection: training starts where a ReplaceMe-style map ends.
-  case linear
-  /// A merge of the block's layers, each parameter a weighted average (MKA-style).
-  case merge
-  /// Each of the above scored on the validation split; the lowest loss trains.
-  case auto
-
-  /// The candidates `auto` scores, in the order ties are broken.
-  public static let candidates: [ReplacementInit] = [.linear, .first, .merge]
-}
-
-/// What the initialisation chose and why.
-public struct InitializationReport: Codable, Sendable {
-  public let requested: ReplacementInit
-  public let chosen: ReplacementInit
-  /// Each candidate's validation loss (the training loss, before any step).
-  public let validation: [String: Double]
-  /// The merge's weight of each block layer, for `merge` (scored or chosen).
-  public let mergeWeights: [Double]?
-
-  enum CodingKeys: String, CodingKey {
-    case requested, chosen, validation
-    case mergeWeights = "merge_weights"
-  }
-}
-
 public enum ReplacementInitialization {
   /// Folds the least-squares map T (`m·T ≈ target − a` over `sequences` of `data`, m the
   /// layer's MLP output and a the residual before its MLP, both for the input h_start) into the
@@ -43,30 +12,14 @@ public enum ReplacementInitialization {
     into layer: any DecoderLayer, data: TrainingData, targets: UnsafePointer<Float>,
     sequences: [Int], modelType: String
   ) throws -> Int {
-    guard let folding = layer as? any MLPOutputFolding else {
-      throw CompressionError.initializationCannotFold(
-        reason: layer.reasonLacking(
-          .mlpOutputFolding,
-          otherwise: "which \(modelType) layers do not add straight into the residual stream"))
-    }
-    let (t, rows) = try LinearReplacement.fit(
+    let folding = try LinearMap.folding(
+      layer, otherwise: "which \(modelType) layers do not add straight into the residual stream",
+      refusal: CompressionError.initializationCannotFold)
+    let map = try LinearMap.fit(
       layer: folding, inputs: data.inputs, targets: targets, lengths: data.lengths,
       sequences: sequences)
-    let names = folding.mlpOutputProjection
-    guard let weight = tensor(named: names.weight, in: layer) else {
-      throw CompressionError.missingParameter(modelType: modelType, name: names.weight)
-    }
-    let bias = names.bias.flatMap { tensor(named: $0, in: layer) }
-    let (folded, foldedBias) = LinearReplacement.fold(t, into: weight, bias: bias)
-    weight.pointer.update(from: folded.pointer, count: folded.count)
-    if let bias, let foldedBias { bias.pointer.update(from: foldedBias.pointer, count: bias.count) }
-    return rows
-  }
-
-  /// The stored tensor holding exactly the Hugging Face tensor `name` (relative to the layer),
-  /// when the table keeps it as an entry of its own.
-  static func tensor(named name: String, in layer: any DecoderLayer) -> Tensor? {
-    layer.parameterTable.first { $0.parts.count == 1 && $0.parts[0].name == name }?.tensor
+    try map.fold(into: folding, modelType: modelType)
+    return map.rows
   }
 
   /// MKA-style merge weights (after "Pruning via Merging: Compressing LLMs via Manifold

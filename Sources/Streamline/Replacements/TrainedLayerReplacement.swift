@@ -15,6 +15,8 @@ struct TrainedLayerReplacement: Replacement {
   var takesLayerPlace: Bool { true }
   var earliestStart: Int { 0 }
   func hostLayer(start: Int) -> Int? { start }
+  var compensates: Bool { true }
+  var candidateCompensation: CandidateCompensation { .linearMap }
   var isTrained: Bool { true }
   var needsTrainingSequences: Bool { true }
   var takesScatteredLayers: Bool { false }

@@ -214,7 +214,7 @@ public struct PruneRecord: Sendable {
   public var text: String {
     var text =
       "wrote \(output): \(removed.count) layers fewer (\(layersAfter) of \(layersBefore)), \(Format.count(parametersAfter)) of \(Format.count(parametersBefore)) parameters"
-    if let blocks, replacement != .none {
+    if let blocks, replacement.implementation.compensates {
       text +=
         "; \(blocks.count) blocks, each compensated for the original (\(replacement.rawValue)):"
       for block in blocks {

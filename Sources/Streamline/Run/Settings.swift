@@ -1,34 +1,3 @@
-/// The numeric settings of the library's requests, by name, so that the command line can word
-/// a refusal with its own flag (`learningRate` is `--lr` there).
-public enum NumericSetting: String, Sendable, CaseIterable {
-  case epochs, learningRate, minimumLearningRate, weightDecay, warmupFraction, gradientClip
-  case microBatch, accumulation, validationFraction, validateEvery, healRateScale
-  case frozenActivationBytes, frozenWeightBytes
-  case memoryBudget, trainingMemory
-  case sparsity, layers
-  case scoringSamples, evaluationSamples, trainingSamples, trainingTokens, sequenceLength, blocks,
-    candidates
-  case healingSamples, healingTokens, healingLayers, healingLearningRate, adapterRank, adapterAlpha
-}
-
-/// A numeric setting that cannot mean anything: not finite, out of its range, or too large for
-/// the integer it becomes. Thrown before any work starts, never after hours of it.
-public struct SettingError: Error, Equatable, CustomStringConvertible {
-  public let setting: NumericSetting
-  /// The value as given.
-  public let value: String
-  /// What it must be: "a finite number > 0".
-  public let requirement: String
-
-  public init(_ setting: NumericSetting, _ value: String, _ requirement: String) {
-    self.setting = setting
-    self.value = value
-    self.requirement = requirement
-  }
-
-  public var description: String { "\(setting.rawValue) is \(value); it must be \(requirement)" }
-}
-
 /// Checks shared by every numeric setting.
 public enum Settings {
   /// Sequence counts: each sequence adds at least one token to sums that hold fewer than
