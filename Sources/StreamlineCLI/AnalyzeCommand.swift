@@ -131,7 +131,9 @@ struct Analyze: ParsableCommand {
     // The outputs are written last, into their temporary places, then committed together, so
     // that a failure leaves neither behind.
     func save() throws {
-      if let statsFile { try statsFile.write(try stats.encoded()) }
+      if let statsFile {
+        try forOption("--save-stats") { try statsFile.write(try stats.encoded()) }
+      }
       try outputs.commit()
     }
     guard let request = removal.request else {

@@ -317,10 +317,13 @@ struct Prune: ParsableCommand {
     }
     let plan: CompressionPlan
     do {
-      plan = try Compression.plan(
-        model: loaded, scoring: request.sums == nil ? data?.scoring ?? [] : [],
-        training: data?.training ?? [], request: request,
-        progress: { Progress($0, unit: "tokens") })
+      // Training states spill into the output's temporary folder: an error names the output.
+      plan = try out.naming {
+        try Compression.plan(
+          model: loaded, scoring: request.sums == nil ? data?.scoring ?? [] : [],
+          training: data?.training ?? [], request: request,
+          progress: { Progress($0, unit: "tokens") })
+      }
     } catch let error as CompressionError {
       throw PruneRequestError(
         error, trainTokens: training.trainTokens, seqLen: calibration.sequenceLength(loaded))
@@ -358,8 +361,12 @@ struct Prune: ParsableCommand {
     }
     // The GGUF is made from the finished folder, named after the output the user gave.
     if let ggufFile {
-      try GGUFExport(folder: out.url, fileType: ggufType, name: out.target.lastPathComponent)
-        .write(into: ggufFile, progress: Progress("writing GGUF", unit: "MB"))
+      try forOption("--gguf") {
+        try out.naming {
+          try GGUFExport(folder: out.url, fileType: ggufType, name: out.target.lastPathComponent)
+            .write(into: ggufFile, progress: Progress("writing GGUF", unit: "MB"))
+        }
+      }
     }
     if let reportDestination {
       try reportDestination.writing("--report") {
