@@ -364,14 +364,19 @@ public final class StagedFile: @unchecked Sendable {
     if FileNode.exists(path) {
       let aside = target.deletingLastPathComponent().appendingPathComponent(
         TemporarySibling.name(for: target, kind: "previous"))
-      guard link(path, aside.path) == 0 else {
+      // A hard link keeps the target in place until the rename; where the file system has
+      // none, the old file is moved aside instead.
+      guard link(path, aside.path) == 0 || rename(path, aside.path) == 0 else {
         throw CheckpointError.writeFailed(path: path, reason: FileSystemReason.words(errno))
       }
       backup = aside
     }
     guard rename(url.path, path) == 0 else {
       let reason = FileSystemReason.words(errno)
-      if let backup { unlink(backup.path) }
+      if let backup {
+        // Moved aside (no hard link): back in place; linked: the target never left.
+        if !FileNode.exists(path) { rename(backup.path, path) } else { unlink(backup.path) }
+      }
       backup = nil
       throw CheckpointError.writeFailed(path: path, reason: reason)
     }

@@ -385,4 +385,20 @@ import Testing
     #expect(text.contains("ulimit -v"), "\(text)")
     #expect(scratch.listing() == ["model"])
   }
+
+  /// `ulimit -f` on a statistics file: one line naming the option and the user's file.
+  @Test func aFileSizeLimitNamesTheOption() throws {
+    let scratch = try Scratch()
+    let (process, errors) = try launch(
+      [
+        "analyze", "demo", "--remove", "2", "--samples", "2", "--seq-len", "32", "--save-stats",
+        "s.json",
+      ], in: scratch.url, shell: "ulimit -f 1; exec")
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 1, "\(text)")
+    #expect(text.hasPrefix("Error: --save-stats: \(scratch.path("s.json")): "), "\(text)")
+    #expect(text.contains("file too large"), "\(text)")
+    #expect(scratch.listing() == ["model"])
+  }
 }

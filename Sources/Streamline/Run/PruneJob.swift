@@ -226,10 +226,15 @@ public struct PruneJob {
     }
     let plan: CompressionPlan
     do {
-      plan = try Compression.plan(
-        model: loaded, scoring: compression.sums == nil ? data?.scoring ?? [] : [],
-        training: data?.training ?? [], healing: data?.healing ?? [], request: compression,
-        progress: { progress($0, "tokens") })
+      // Training states spill into the output's temporary folder: an error names the output.
+      plan = try OutputRole.output.naming {
+        try out.naming {
+          try Compression.plan(
+            model: loaded, scoring: compression.sums == nil ? data?.scoring ?? [] : [],
+            training: data?.training ?? [], healing: data?.healing ?? [], request: compression,
+            progress: { progress($0, "tokens") })
+        }
+      }
     } catch CompressionError.tooFewTrainingSequences(let kind) where request.trainingTokens != nil {
       // A budget given in tokens is what to raise.
       throw CompressionError.tooFewTrainingTokens(
@@ -272,9 +277,11 @@ public struct PruneJob {
     // The GGUF is made from the finished folder, named after the output the user gave.
     if let ggufFile {
       try OutputRole.gguf.naming {
-        try GGUFExport(
-          folder: out.url, fileType: request.ggufType, name: out.target.lastPathComponent
-        ).write(into: ggufFile, progress: progress("writing GGUF", "MB"))
+        try out.naming {
+          try GGUFExport(
+            folder: out.url, fileType: request.ggufType, name: out.target.lastPathComponent
+          ).write(into: ggufFile, progress: progress("writing GGUF", "MB"))
+        }
       }
     }
     if let reportDestination {

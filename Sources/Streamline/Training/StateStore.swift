@@ -34,8 +34,9 @@ public final class StateStore: @unchecked Sendable {
     let path = directory.appendingPathComponent("streamline-states-\(UUID().uuidString)").path
     let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
     guard fd >= 0 else {
-      throw StreamlineError.badRequest(
-        "\(path): cannot create a scratch file for training states: \(FileSystemReason.words(errno))"
+      throw CheckpointError.writeFailed(
+        path: directory.path,
+        reason: "cannot create a scratch file for training states: \(FileSystemReason.words(errno))"
       )
     }
     defer { close(fd) }
@@ -44,9 +45,9 @@ public final class StateStore: @unchecked Sendable {
       let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
       mapped != MAP_FAILED
     else {
-      throw StreamlineError.badRequest(
-        "\(directory.path): no room for \(bytes) bytes of training states: \(FileSystemReason.words(errno))"
-      )
+      throw CheckpointError.writeFailed(
+        path: directory.path,
+        reason: "no room for \(bytes) bytes of training states: \(FileSystemReason.words(errno))")
     }
     base = mapped.assumingMemoryBound(to: Float.self)
     isSpilled = true
