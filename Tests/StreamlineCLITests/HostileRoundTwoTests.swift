@@ -414,32 +414,4 @@ import Testing
     #expect(text.contains("file too large"), "\(text)")
     #expect(scratch.listing() == ["model"])
   }
-
-  /// A run that dies of a fatal signal (what an allocation that traps under a memory limit
-  /// raises) still removes its unfinished outputs and says so in one line.
-  @Test(arguments: [SIGABRT, SIGSEGV, SIGBUS])
-  func aFatalSignalLeavesNothing(_ number: Int32) throws {
-    let scratch = try Scratch()
-    let (process, errors) = try launch(
-      [
-        "prune", "demo", "--remove", "2", "--replace", "none", "--samples", "64", "--output",
-        "out", "--report", "report",
-      ], in: scratch.url)
-    var seen = false
-    for _ in 0..<3000 where process.isRunning {
-      if scratch.listing().contains(where: { $0.hasPrefix(".report.partial-") }) {
-        seen = true
-        break
-      }
-      usleep(10_000)
-    }
-    #expect(seen)
-    kill(process.processIdentifier, number)
-    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationReason == .exit)
-    #expect(process.terminationStatus == 128 + number)
-    #expect(text.contains("unfinished output removed"), "\(text)")
-    #expect(scratch.listing() == ["model"])
-  }
 }
