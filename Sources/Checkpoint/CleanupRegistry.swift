@@ -44,6 +44,14 @@ public final class CleanupRegistry: @unchecked Sendable {
     return try body()
   }
 
+  /// `runAll`, taking the lock if it comes within `seconds`, else without it (a crash).
+  public func runAll(waitingAtMost seconds: Double) {
+    let locked = lock.lock(before: Date(timeIntervalSinceNow: seconds))
+    defer { if locked { lock.unlock() } }
+    for entry in actions.reversed() { entry.action() }
+    actions.removeAll()
+  }
+
   /// Runs every pending clean-up, newest first, and forgets them.
   public func runAll() {
     withLock {
@@ -105,6 +113,12 @@ public enum InterruptCleanup {
     installed = true
     self.registry = registry
     signal(SIGXFSZ, SIG_IGN)
+    // The alarm that ends a clean-up that blocks must reach the process, whatever mask it
+    // inherited.
+    var alarmSet = sigset_t()
+    sigemptyset(&alarmSet)
+    sigaddset(&alarmSet, SIGALRM)
+    pthread_sigmask(SIG_UNBLOCK, &alarmSet, nil)
     mainThread = pthread_self()
     guard let parked = makePipe(), let signals = makePipe() else { return }
     parkedPipe = parked
@@ -159,7 +173,9 @@ public enum InterruptCleanup {
     crashing = 1
     signal(SIGALRM, SIG_DFL)
     alarm(10)
-    registry.runAll()
+    // The crashed thread may be the one a commit left holding the lock (it is recursive), or
+    // another thread holds it: after a second the clean-up runs without it.
+    registry.runAll(waitingAtMost: 1)
     let name =
       number == SIGABRT
       ? "SIGABRT" : number == SIGSEGV ? "SIGSEGV" : number == SIGBUS ? "SIGBUS" : "signal \(number)"

@@ -181,6 +181,19 @@ import Testing
     }
   }
 
+  /// The demo's tokenizer has no GGUF form: `--gguf` is refused before scoring, not after.
+  @Test func theTokenizerAGGUFEmbedsIsCheckedBeforeWork() throws {
+    let scratch = try Scratch()
+    let start = Date()
+    let text = Self.run([
+      "prune", scratch.model.path, "--remove", "2", "--replace", "linear", "--calibration",
+      Self.calibration, "--output", scratch.path("out"), "--gguf", scratch.path("m.gguf"),
+    ])
+    expectLine(text, ["tokenizer.json", "cannot be exported to GGUF"])
+    #expect(Date().timeIntervalSince(start) < 30, "refused before the work")
+    #expect(scratch.listing() == ["model"])
+  }
+
   @Test func theGGUFIsNamedAfterTheOutputNotItsTemporaryFolder() throws {
     let scratch = try PruneGGUFTests.Scratch()
     let gguf = scratch.path("small.gguf")
