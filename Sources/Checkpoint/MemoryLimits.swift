@@ -152,8 +152,14 @@ public struct MemoryLimitError: Error, CustomStringConvertible, Equatable {
   public let available: Int
   public let isAddressSpace: Bool
 
+  /// What the run needs against what is left, without advice (a caller adds its own words).
+  public var shortfall: String {
+    "\(what) needs about \(Self.mebibytes(needed)) of \(isAddressSpace ? "address space" : "memory") at its peak, but only \(available >> 20) MiB are left under \(limit)"
+  }
+
   public var description: String {
-    "\(what) needs about \(Self.mebibytes(needed)) of \(isAddressSpace ? "address space" : "memory") at its peak, but only \(available >> 20) MiB are left under \(limit); raise the limit, or use fewer --samples, a shorter --seq-len or a smaller --memory-budget / --train-memory"
+    shortfall
+      + "; raise the limit, or ask for fewer or shorter sequences and smaller memory budgets"
   }
 
   static func mebibytes(_ bytes: Int) -> String { "\(max(1, (bytes + (1 << 20) - 1) >> 20)) MiB" }

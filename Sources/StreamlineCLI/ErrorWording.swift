@@ -43,6 +43,8 @@ enum ErrorWording {
     case let error as CheckpointError: error.flagWording
     case let error as CurveError: error.flagWording
     case let error as OutputError: "\(error.role.flag): \(text(error.error))"
+    case let error as MemoryLimitError:
+      "\(error.shortfall); raise the limit, or use fewer --samples, a shorter --seq-len or a smaller --memory-budget / --train-memory"
     case let error as OutputSetError:
       "\(OutputRole(rawValue: error.label)?.flag ?? error.label): \(text(error.error))"
     default: nil

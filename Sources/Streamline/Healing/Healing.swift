@@ -46,7 +46,8 @@ enum Healing {
       try pruned.config.loadLayer($0, from: prunedFolder, precision: .f32)
     }
     // An MLP replacement keeps its attention switched off: only its MLP heals.
-    let mlpOnly = request.replacement == .ffn ? Set(plan.hosts) : []
+    let mlpOnly =
+      request.replacement.implementation.switchesAttentionOff ? Set(plan.hosts) : []
     let trainable = layers.indices.map { i -> [Int]? in
       guard mlpOnly.contains(sourceLayers[first + i]) else { return nil }
       guard let switching = layers[i] as? any AttentionSwitching else {

@@ -14,6 +14,7 @@ struct LinearMapReplacement: Replacement {
   var compensates: Bool { true }
   var candidateCompensation: CandidateCompensation { .linearMap }
   var isTrained: Bool { false }
+  var switchesAttentionOff: Bool { false }
   var needsTrainingSequences: Bool { true }
   var takesScatteredLayers: Bool { false }
 

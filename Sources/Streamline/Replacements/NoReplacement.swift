@@ -7,6 +7,7 @@ struct NoReplacement: Replacement {
   var compensates: Bool { false }
   var candidateCompensation: CandidateCompensation { .none }
   var isTrained: Bool { false }
+  var switchesAttentionOff: Bool { false }
   var needsTrainingSequences: Bool { false }
   var takesScatteredLayers: Bool { true }
 

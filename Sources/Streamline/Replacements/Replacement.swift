@@ -27,6 +27,9 @@ public protocol Replacement: Sendable {
   var needsTrainingSequences: Bool { get }
   /// Whether it can take layers that are not one block (plain removal only).
   var takesScatteredLayers: Bool { get }
+  /// Whether its layer runs with attention switched off (an MLP), so that it stays one when
+  /// the pruned model heals.
+  var switchesAttentionOff: Bool { get }
 
   /// The residual states it needs of the training sequences for the block `start..<end` of a
   /// model of `layers` layers (a trained replacement's objective adds its own).

@@ -18,6 +18,7 @@ struct TrainedLayerReplacement: Replacement {
   var compensates: Bool { true }
   var candidateCompensation: CandidateCompensation { .linearMap }
   var isTrained: Bool { true }
+  var switchesAttentionOff: Bool { attentionOff }
   var needsTrainingSequences: Bool { true }
   var takesScatteredLayers: Bool { false }
 
