@@ -1,10 +1,26 @@
 import Foundation
+import Models
+import Tensors
 
 @testable import Streamline
 
 enum Fixtures {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+  /// Two `[rows, width]` tensors of uniform values in [-1, 1), drawn alternately from
+  /// `generator` (an input state and its target, row-major).
+  static func randomStatePair(rows: Int, width: Int, using generator: inout SplitMix) -> (
+    Tensor, Tensor
+  ) {
+    let first = Tensor(uninitialized: [rows, width])
+    let second = Tensor(uninitialized: [rows, width])
+    for i in 0..<first.count {
+      first.data[i] = generator.nextSigned()
+      second.data[i] = generator.nextSigned()
+    }
+    return (first, second)
+  }
 
   static func model(_ name: String) -> URL {
     root.appendingPathComponent("models").appendingPathComponent(name)

@@ -71,12 +71,7 @@ import Testing
     let config = try DecoderModel(url: Fixtures.model("llama-gqa")).config
     var generator = SplitMix(seed: 7)
     let (rows, c) = (12, config.hiddenSize)
-    let preceding = Tensor(uninitialized: [rows, c])
-    let targets = Tensor(uninitialized: [rows, c])
-    for i in 0..<preceding.count {
-      preceding.data[i] = generator.nextSigned()
-      targets.data[i] = generator.nextSigned()
-    }
+    let (preceding, targets) = Fixtures.randomStatePair(rows: rows, width: c, using: &generator)
     var options = TrainingOptions()
     options.loss = .mse
     options.microBatch = 2

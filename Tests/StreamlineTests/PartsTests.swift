@@ -40,12 +40,7 @@ import Testing
     let config = try DecoderModel(url: Fixtures.model("llama-gqa")).config
     var generator = SplitMix(seed: 11)
     let (rows, c) = (12, config.hiddenSize)
-    let inputs = Tensor(uninitialized: [rows, c])
-    let targets = Tensor(uninitialized: [rows, c])
-    for i in 0..<inputs.count {
-      inputs.data[i] = generator.nextSigned()
-      targets.data[i] = generator.nextSigned()
-    }
+    let (inputs, targets) = Fixtures.randomStatePair(rows: rows, width: c, using: &generator)
     let tokens = (0..<2).map { _ in
       (0..<6).map { _ in Int(generator.next() % UInt64(config.vocabSize)) }
     }

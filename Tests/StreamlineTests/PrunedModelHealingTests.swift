@@ -101,12 +101,7 @@ import Testing
     let config = try DecoderModel(url: Fixtures.model("llama-gqa")).config
     var generator = SplitMix(seed: 5)
     let (rows, c) = (12, config.hiddenSize)
-    let inputs = Tensor(uninitialized: [rows, c])
-    let targets = Tensor(uninitialized: [rows, c])
-    for i in 0..<inputs.count {
-      inputs.data[i] = generator.nextSigned()
-      targets.data[i] = generator.nextSigned()
-    }
+    let (inputs, targets) = Fixtures.randomStatePair(rows: rows, width: c, using: &generator)
     var options = TrainingOptions()
     options.loss = .mse
     options.microBatch = 2
